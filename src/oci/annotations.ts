@@ -1,0 +1,15 @@
+/** Annotation keys: the OCI ones 2dfs uses, and its own for the native field format. */
+export const Annotation = {
+  refName: "org.opencontainers.image.ref.name",
+  created: "org.opencontainers.image.created",
+  title: "org.opencontainers.image.title",
+  /** On a manifest: marks a 2DFS image; the value is the format version. */
+  tdfsVersion: "io.2dfs.field.version",
+  /** On an allotment layer descriptor: its row. */
+  tdfsRow: "io.2dfs.allotment.row",
+  /** On an allotment layer descriptor: its column. */
+  tdfsCol: "io.2dfs.allotment.col",
+} as const;
+
+/** The native field format version 2dfs writes. */
+export const TDFS_FORMAT_VERSION = "1";
