@@ -1,0 +1,232 @@
+/**
+ * The local image store: an OCI image layout directory (oci-layout, index.json,
+ * blobs/<alg>/<hex>) that skopeo and umoci read as it is. 2dfs keeps its own state
+ * (temp files, build cache, lock) under `.2dfs/` beside it.
+ *
+ * Every write is a temp file in the same filesystem renamed into place, so a crash or a
+ * concurrent writer never exposes a partial blob or index.
+ */
+import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Annotation } from "../oci/annotations.ts";
+import type { Descriptor } from "../oci/descriptor.ts";
+import { type Digest, parseDigest } from "../oci/digest.ts";
+import { JsonShapeError, isObject, parseJsonBytes } from "../oci/json.ts";
+import type { ImageIndex } from "../oci/manifest.ts";
+import { MediaType } from "../oci/media-types.ts";
+import { createSha256, sha256Bytes } from "../hash/sha256.ts";
+import { withFileLock } from "./file-lock.ts";
+
+/** A blob whose bytes do not hash to the digest they were stored or asked for under. */
+export class BlobIntegrityError extends Error {
+  override name = "BlobIntegrityError";
+}
+
+/** A name or digest that is not in the store. */
+export class NotInStoreError extends Error {
+  override name = "NotInStoreError";
+}
+
+/** A named image in the store. */
+export interface StoredImage {
+  name: string;
+  descriptor: Descriptor;
+}
+
+/** The local OCI layout store. */
+export interface LayoutStore {
+  readonly root: string;
+  /** Where 2dfs keeps private state (cache files) inside the store. */
+  readonly stateDir: string;
+  blobPath(digest: Digest): string;
+  hasBlob(digest: Digest): Promise<boolean>;
+  blobSize(digest: Digest): Promise<number | undefined>;
+  /** Reads a small blob whole and checks its digest (manifests, configs, field blobs). */
+  readBlob(digest: Digest, maxBytes?: number): Promise<Uint8Array>;
+  /** Stores bytes as a blob; returns its digest and size. */
+  putBlob(bytes: Uint8Array): Promise<{ digest: Digest; size: number }>;
+  /** A fresh path in the store's temp folder (same filesystem as blobs/, so rename is atomic). */
+  tempPath(hint?: string): Promise<string>;
+  /** Moves a fully written, already verified temp file into place as `digest`. */
+  commitBlob(tempPath: string, digest: Digest): Promise<void>;
+  /** Streams into a temp file, hashing on the way, and commits it when the digest (and size) match. */
+  ingestStream(stream: ReadableStream<Uint8Array>, expected?: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }>;
+  images(): Promise<StoredImage[]>;
+  resolve(name: string): Promise<Descriptor | undefined>;
+  /** Points `name` at `descriptor` (replacing an older image of that name). */
+  setImage(name: string, descriptor: Descriptor): Promise<void>;
+  removeImage(name: string): Promise<boolean>;
+  /** Reads and updates index.json under the store lock. */
+  updateIndex(fn: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>): Promise<void>;
+  readIndex(): Promise<ImageIndex>;
+}
+
+const LAYOUT = { imageLayoutVersion: "1.0.0" };
+
+/** Opens (creating when missing) the store at `root`. */
+export async function createLayoutStore(root: string): Promise<LayoutStore> {
+  const stateDir = join(root, ".2dfs");
+  const tmpDir = join(stateDir, "tmp");
+  await mkdir(join(root, "blobs", "sha256"), { recursive: true });
+  await mkdir(tmpDir, { recursive: true });
+  if (!(await exists(join(root, "oci-layout")))) await atomicWrite(join(root, "oci-layout"), JSON.stringify(LAYOUT), tmpDir);
+  if (!(await exists(join(root, "index.json")))) {
+    await withFileLock(join(stateDir, "index.lock"), async () => {
+      if (!(await exists(join(root, "index.json")))) {
+        await atomicWrite(join(root, "index.json"), JSON.stringify(emptyIndex()), tmpDir);
+      }
+    });
+  }
+
+  const blobPath = (digest: Digest): string => {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(root, "blobs", algorithm, hex);
+  };
+
+  const tempPath = async (hint = "blob"): Promise<string> => join(tmpDir, `${hint}-${process.pid}-${randomUUID()}`);
+
+  const commitBlob = async (path: string, digest: Digest): Promise<void> => {
+    const target = blobPath(digest);
+    await mkdir(join(target, ".."), { recursive: true });
+    await rename(path, target);
+  };
+
+  const readIndex = async (): Promise<ImageIndex> => {
+    const bytes = await readFile(join(root, "index.json"));
+    const doc = parseJsonBytes(bytes, `${join(root, "index.json")}`);
+    if (!isObject(doc) || !Array.isArray(doc.manifests)) {
+      throw new JsonShapeError(`${join(root, "index.json")}: not an OCI image index`);
+    }
+    return doc as unknown as ImageIndex;
+  };
+
+  const updateIndex = async (fn: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>): Promise<void> => {
+    await withFileLock(join(stateDir, "index.lock"), async () => {
+      const next = await fn(await readIndex());
+      await atomicWrite(join(root, "index.json"), JSON.stringify(next), tmpDir);
+    });
+  };
+
+  const store: LayoutStore = {
+    root,
+    stateDir,
+    blobPath,
+    async hasBlob(digest) {
+      return exists(blobPath(digest));
+    },
+    async blobSize(digest) {
+      const info = await stat(blobPath(digest)).catch(() => undefined);
+      return info?.size;
+    },
+    async readBlob(digest, maxBytes = 64 * 1024 * 1024) {
+      const path = blobPath(digest);
+      const info = await stat(path).catch(() => undefined);
+      if (!info) throw new NotInStoreError(`blob ${digest} is not in the store ${root}`);
+      if (info.size > maxBytes) throw new BlobIntegrityError(`blob ${digest} is ${info.size} bytes, over the ${maxBytes} byte limit`);
+      const bytes = new Uint8Array(await readFile(path));
+      if (parseDigest(digest).algorithm === "sha256" && sha256Bytes(bytes) !== digest) {
+        throw new BlobIntegrityError(`blob ${digest} in ${root} is corrupt: its content has a different digest`);
+      }
+      return bytes;
+    },
+    async putBlob(bytes) {
+      const digest = sha256Bytes(bytes);
+      if (!(await exists(blobPath(digest)))) {
+        const tmp = await tempPath("put");
+        await writeFile(tmp, bytes);
+        await commitBlob(tmp, digest);
+      }
+      return { digest, size: bytes.byteLength };
+    },
+    tempPath,
+    commitBlob,
+    async ingestStream(stream, expected) {
+      const tmp = await tempPath("ingest");
+      const hasher = await createSha256();
+      let size = 0;
+      const out = createWriteStream(tmp);
+      try {
+        for await (const chunk of stream) {
+          hasher.update(chunk);
+          size += chunk.byteLength;
+          if (expected?.size !== undefined && size > expected.size) {
+            throw new BlobIntegrityError(`blob ${expected.digest}: received more than the expected ${expected.size} bytes`);
+          }
+          if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+        }
+        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        const digest = hasher.digest();
+        if (expected && digest !== expected.digest) {
+          throw new BlobIntegrityError(`digest mismatch: expected ${expected.digest}, content hashes to ${digest}`);
+        }
+        if (expected?.size !== undefined && size !== expected.size) {
+          throw new BlobIntegrityError(`blob ${expected.digest}: expected ${expected.size} bytes, received ${size}`);
+        }
+        await commitBlob(tmp, digest);
+        return { digest, size };
+      } catch (error) {
+        out.destroy();
+        await rm(tmp, { force: true });
+        throw error;
+      }
+    },
+    readIndex,
+    updateIndex,
+    async images() {
+      const index = await readIndex();
+      return index.manifests.flatMap((d) => {
+        const name = d.annotations?.[Annotation.refName];
+        return name ? [{ name, descriptor: d }] : [];
+      });
+    },
+    async resolve(name) {
+      const index = await readIndex();
+      return index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
+    },
+    async setImage(name, descriptor) {
+      await updateIndex((index) => ({
+        ...index,
+        manifests: [
+          ...index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== name),
+          { ...descriptor, annotations: { ...descriptor.annotations, [Annotation.refName]: name } },
+        ],
+      }));
+    },
+    async removeImage(name) {
+      let removed = false;
+      await updateIndex((index) => {
+        const manifests = index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== name);
+        removed = manifests.length !== index.manifests.length;
+        return { ...index, manifests };
+      });
+      return removed;
+    },
+  };
+  return store;
+}
+
+function emptyIndex(): ImageIndex {
+  return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Writes a whole file through a temp file and a rename, flushing it first. */
+export async function atomicWrite(path: string, data: string | Uint8Array, tmpDir: string): Promise<void> {
+  const tmp = join(tmpDir, `write-${process.pid}-${randomUUID()}`);
+  const handle = await open(tmp, "w");
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+}
