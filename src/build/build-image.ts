@@ -1,0 +1,242 @@
+/**
+ * Base image + 2dfs.json -> a 2DFS image in the local store. Everything that can be
+ * wrong with the descriptor or its sources is checked before a single byte is written;
+ * the image name is pointed at the result only once every blob is in place.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { rm } from "node:fs/promises";
+import type { LayoutStore } from "../content/layout-store.ts";
+import type { LoadedImage, PlatformImage } from "../content/image-graph.ts";
+import { type AllotmentSpec, parseFieldDescriptor } from "../field/descriptor-file.ts";
+import { type Allotment, compareCells } from "../field/field.ts";
+import { composeNative } from "../field/native-format.ts";
+import { composeReference, toReferenceFieldBytes } from "../field/reference-format.ts";
+import { layerCountWarning } from "../field/partition.ts";
+import { type LayerFile, planTarEntries } from "../archive/tar-entries.ts";
+import type { Compression } from "../archive/compress.ts";
+import type { WorkerPool } from "../hash/pool.ts";
+import { sha256Bytes } from "../hash/sha256.ts";
+import { Annotation, TDFS_FORMAT_VERSION } from "../oci/annotations.ts";
+import type { ImageConfig } from "../oci/config.ts";
+import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../oci/descriptor.ts";
+import type { ImageIndex } from "../oci/manifest.ts";
+import { MediaType, ociLayerMediaType } from "../oci/media-types.ts";
+import { type CachedLayer, createAllotmentCache } from "./allotment-cache.ts";
+import { mapLimit } from "./limit.ts";
+import { type ResolvedAllotment, resolveSources } from "./sources.ts";
+
+/** What a build produces events about (the CLI renders them). */
+export type BuildEvent =
+  | { type: "warning"; message: string }
+  | { type: "plan"; allotments: number; files: number; bytes: number }
+  | { type: "allotment"; row: number; col: number; status: "built" | "cached"; digest: string; size: number; bytesRead: number; files: number }
+  | { type: "image"; name: string; digest: string; platforms: string[] };
+
+/** The base to build on. */
+export type BaseImage = { kind: "scratch"; platform?: Platform } | { kind: "image"; image: LoadedImage };
+
+/** Options of one build. */
+export interface BuildOptions {
+  store: LayoutStore;
+  pool: WorkerPool;
+  descriptorPath: string;
+  name: string;
+  base: BaseImage;
+  compression: Compression | "auto";
+  format: "native" | "reference";
+  platforms?: Platform[];
+  jobs: number;
+  noCache: boolean;
+  /** Timestamp written to configs and history; fixed so builds are reproducible. */
+  created?: string;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+/** The outcome of a build. */
+export interface BuildResult {
+  descriptor: Descriptor;
+  allotments: Allotment[];
+  built: number;
+  cached: number;
+}
+
+/** Reproducible by default: SOURCE_DATE_EPOCH when set, else 2000-01-01 (the tar mtime too). */
+export function defaultCreated(): string {
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+  return new Date(Number.isFinite(epoch) && epoch > 0 ? epoch * 1000 : Date.UTC(2000, 0, 1)).toISOString().replace(".000Z", "Z");
+}
+
+/** Reads and validates a 2dfs.json, then resolves its sources (no writes). */
+export async function planBuild(descriptorPath: string): Promise<{ resolved: ResolvedAllotment[]; warnings: string[] }> {
+  const path = resolve(descriptorPath);
+  const text = await readFile(path, "utf8").catch((cause) => {
+    throw new Error(`cannot read ${descriptorPath}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
+  });
+  const { allotments, warnings } = parseFieldDescriptor(text, descriptorPath);
+  return { resolved: await resolveSources(allotments, dirname(path)), warnings };
+}
+
+/** Builds the image and names it in the store. */
+export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  const emit = opts.onEvent ?? (() => {});
+  const { resolved, warnings } = await planBuild(opts.descriptorPath);
+  for (const message of warnings) emit({ type: "warning", message });
+  const platforms = selectPlatforms(opts.base, opts.platforms);
+  const layerWarning = layerCountWarning(resolved.length + Math.max(0, ...platforms.map((p) => p.image?.manifest.layers.length ?? 0)));
+  if (layerWarning) emit({ type: "warning", message: layerWarning });
+  emit({
+    type: "plan",
+    allotments: resolved.length,
+    files: resolved.reduce((n, a) => n + a.files.length, 0),
+    bytes: resolved.reduce((n, a) => n + a.files.reduce((m, f) => m + f.size, 0), 0),
+  });
+
+  const cache = createAllotmentCache(opts.store);
+  let built = 0;
+  let cached = 0;
+  const layers = await mapLimit(resolved, opts.jobs, async ({ spec, files }) => {
+    const key = cache.keyFor(files, opts.compression);
+    const hit = opts.noCache ? undefined : await cache.get(key);
+    const layer = hit ?? (await writeAllotmentLayer(opts, files));
+    if (!hit) await cache.put(key, layer);
+    hit ? cached++ : built++;
+    emit({
+      type: "allotment",
+      row: spec.row,
+      col: spec.col,
+      status: hit ? "cached" : "built",
+      digest: layer.digest,
+      size: layer.size,
+      bytesRead: hit ? 0 : files.reduce((n, f) => n + f.size, 0),
+      files: files.length,
+    });
+    return toAllotment(spec, files, layer);
+  });
+  const allotments = layers.sort(compareCells);
+  const created = opts.created ?? defaultCreated();
+
+  const children: Descriptor[] = [];
+  const fieldDescriptor = opts.format === "reference" ? await putReferenceField(opts.store, allotments) : undefined;
+  for (const platform of platforms) {
+    const base = platform.image ? { manifest: platform.image.manifest, config: platform.image.config } : { config: platform.config };
+    let manifestBytes: Uint8Array;
+    let configBytes: Uint8Array;
+    if (fieldDescriptor) {
+      const out = composeReference(
+        platform.image ? { ...base, configDescriptor: platform.image.manifest.config } : base,
+        fieldDescriptor,
+        { sha256: sha256Bytes },
+      );
+      manifestBytes = out.manifestBytes;
+      configBytes = out.configBytes;
+    } else {
+      const out = composeNative(base, allotments, { created, describe: describeAllotment, sha256: sha256Bytes });
+      manifestBytes = out.manifestBytes;
+      configBytes = out.configBytes;
+    }
+    await opts.store.putBlob(configBytes);
+    const { digest, size } = await opts.store.putBlob(manifestBytes);
+    children.push({ mediaType: MediaType.ociManifest, digest, size, platform: platform.platform, ...childAnnotations(platform) });
+  }
+
+  const descriptor = await putRoot(opts.store, opts.base, children);
+  await opts.store.setImage(opts.name, descriptor);
+  emit({ type: "image", name: opts.name, digest: descriptor.digest, platforms: platforms.map((p) => toPlatformString(p.platform)) });
+  return { descriptor, allotments, built, cached };
+}
+
+interface BuildPlatform {
+  platform: Platform;
+  image?: PlatformImage;
+  config: ImageConfig;
+}
+
+function selectPlatforms(base: BaseImage, wanted: Platform[] | undefined): BuildPlatform[] {
+  if (base.kind === "scratch") {
+    const platform = base.platform ?? wanted?.[0] ?? hostPlatform();
+    const config: ImageConfig = {
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      config: {},
+      rootfs: { type: "layers", diff_ids: [] },
+      history: [],
+    };
+    return [{ platform, config }];
+  }
+  const all = base.image.platforms.map((image) => ({ platform: image.platform, image, config: image.config }));
+  if (!wanted?.length) return all;
+  const chosen = all.filter((p) => wanted.some((w) => platformMatches(p.platform, w)));
+  if (chosen.length === 0) {
+    throw new Error(
+      `the base image has no platform ${wanted.map(toPlatformString).join(", ")} (it has ${all.map((p) => toPlatformString(p.platform)).join(", ")})`,
+    );
+  }
+  return chosen;
+}
+
+/** linux/<arch of this machine> in OCI's spelling. */
+export function hostPlatform(): Platform {
+  const arch = ({ x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" } as Record<string, string>)[process.arch];
+  return { os: "linux", architecture: arch ?? process.arch };
+}
+
+async function writeAllotmentLayer(opts: BuildOptions, files: ResolvedAllotment["files"]): Promise<CachedLayer> {
+  const entries = planTarEntries(files.map((f): LayerFile => ({ src: f.src, dst: f.dst, size: f.size, executable: f.executable })));
+  const outPath = await opts.store.tempPath("layer");
+  try {
+    const result = await opts.pool.writeLayer({ entries, compression: opts.compression, outPath });
+    await opts.store.commitBlob(outPath, result.digest);
+    return { digest: result.digest, diffId: result.diffId, size: result.size, mediaType: ociLayerMediaType(result.compression) };
+  } catch (error) {
+    await rm(outPath, { force: true });
+    throw error;
+  }
+}
+
+function toAllotment(spec: AllotmentSpec, files: ResolvedAllotment["files"], layer: CachedLayer): Allotment & { dsts: string[] } {
+  return {
+    row: spec.row,
+    col: spec.col,
+    diffId: layer.diffId,
+    layer: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
+    dsts: files.map((f) => f.dst),
+  };
+}
+
+function describeAllotment(a: Allotment): string {
+  const dsts = (a as Allotment & { dsts?: string[] }).dsts ?? [];
+  const shown = dsts.slice(0, 3).join(" ");
+  return `2dfs allotment ${a.row}.${a.col}: ${shown}${dsts.length > 3 ? ` (+${dsts.length - 3} more)` : ""}`;
+}
+
+async function putReferenceField(store: LayoutStore, allotments: Allotment[]): Promise<Descriptor> {
+  const bytes = toReferenceFieldBytes(allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, diffId: a.diffId })));
+  const { digest, size } = await store.putBlob(bytes);
+  return { mediaType: MediaType.tdfsField, digest, size };
+}
+
+function childAnnotations(platform: BuildPlatform): { annotations?: Record<string, string> } {
+  const annotations = { ...platform.image?.descriptor.annotations };
+  delete annotations[Annotation.refName];
+  return Object.keys(annotations).length ? { annotations } : {};
+}
+
+// A single-platform result is stored as a plain manifest; several as an index that keeps
+// each platform (multi-arch clients need it to pick the right one).
+async function putRoot(store: LayoutStore, base: BaseImage, children: Descriptor[]): Promise<Descriptor> {
+  const baseIsIndex = base.kind === "image" && base.image.parsed.kind === "index";
+  if (children.length === 1 && !baseIsIndex) {
+    const { platform: _platform, ...descriptor } = children[0]!;
+    return descriptor;
+  }
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: children,
+    annotations: { [Annotation.tdfsVersion]: TDFS_FORMAT_VERSION },
+  };
+  const { digest, size } = await store.putBlob(new TextEncoder().encode(JSON.stringify(index)));
+  return { mediaType: MediaType.ociIndex, digest, size };
+}

@@ -1,0 +1,30 @@
+/** Turns `--base` into an image in the local store: scratch, a local name, `oci:DIR[:TAG]`, or a registry reference. */
+import { copyGraph } from "../content/copy-graph.ts";
+import { type LoadedImage, loadImage } from "../content/image-graph.ts";
+import { openLayoutSource, parseLayoutReference } from "../content/layout-source.ts";
+import type { LayoutStore } from "../content/layout-store.ts";
+import type { BaseImage } from "../build/build-image.ts";
+import { fetchImageToStore } from "../client/fetch-image.ts";
+import { parseReference } from "../oci/reference.ts";
+import type { Platform } from "../oci/descriptor.ts";
+
+/** Resolves and caches the base image; blobs already in the store are re-checked, not re-fetched. */
+export async function obtainBaseImage(base: string | undefined, store: LayoutStore, platforms?: Platform[]): Promise<BaseImage> {
+  if (!base || base === "scratch") return { kind: "scratch", platform: platforms?.[0] };
+  if (base.startsWith("oci:")) {
+    const { dir, tag } = parseLayoutReference(base);
+    const source = openLayoutSource(dir);
+    const root = await source.resolve(tag);
+    await copyGraph(source, root, store);
+    return { kind: "image", image: await loadImage(store, root) };
+  }
+  const local = await store.resolve(base);
+  if (local) return { kind: "image", image: await loadImage(store, local) };
+  const root = await fetchImageToStore(parseReference(base), store, { platforms });
+  return { kind: "image", image: await loadImage(store, root) };
+}
+
+/** A short description of a loaded image for progress lines. */
+export function describeBase(image: LoadedImage): string {
+  return `${image.root.digest.slice(0, 19)} (${image.platforms.length} platform${image.platforms.length === 1 ? "" : "s"})`;
+}

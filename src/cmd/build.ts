@@ -1,0 +1,87 @@
+/** `2dfs build`: base image + 2dfs.json -> an OCI+2DFS image in the local store. */
+import { availableParallelism } from "node:os";
+import { buildImage, type BuildEvent } from "../build/build-image.ts";
+import { createLayoutStore } from "../content/layout-store.ts";
+import { defaultStoreDir } from "../content/paths.ts";
+import { createWorkerPool } from "../hash/pool.ts";
+import { parsePlatformString } from "../oci/descriptor.ts";
+import { obtainBaseImage } from "./base-image.ts";
+import { UsageError } from "./errors.ts";
+import { type OutputFlags, createReporter, formatBytes } from "./reporter.ts";
+
+/** Flags of `2dfs build`. */
+export interface BuildFlags extends OutputFlags {
+  tag?: string;
+  file?: string;
+  base?: string;
+  compression?: string;
+  format?: string;
+  platform?: string | string[];
+  jobs?: number | string;
+  cache?: boolean;
+  store?: string;
+}
+
+const COMPRESSIONS = ["auto", "none", "gzip", "zstd"] as const;
+const FORMATS = ["native", "reference"] as const;
+
+/** Runs a build and prints its progress and result. */
+export async function buildCommand(flags: BuildFlags): Promise<void> {
+  if (!flags.tag) throw new UsageError("missing -t NAME:TAG", "2dfs build -t myimage:v1 [-f 2dfs.json]");
+  const compression = oneOf(flags.compression ?? "auto", COMPRESSIONS, "--compression");
+  const format = oneOf(flags.format ?? "native", FORMATS, "--format");
+  const jobs = flags.jobs === undefined ? availableParallelism() : Number(flags.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new UsageError(`--jobs must be an integer from 1 to 256, got "${flags.jobs}"`);
+  const platforms = [flags.platform ?? []].flat().flatMap((p) => String(p).split(",")).filter(Boolean).map(parsePlatformString);
+  const name = flags.tag.includes(":") || flags.tag.includes("@") ? flags.tag : `${flags.tag}:latest`;
+
+  const reporter = createReporter(flags);
+  const store = await createLayoutStore(defaultStoreDir(flags.store));
+  const base = await obtainBaseImage(flags.base, store, platforms.length ? platforms : undefined);
+  const pool = createWorkerPool({ workers: jobs });
+  const started = performance.now();
+  let totalBytes = 0;
+  let doneBytes = 0;
+  let total = 0;
+  let done = 0;
+  try {
+    const result = await buildImage({
+      store,
+      pool,
+      descriptorPath: flags.file ?? "2dfs.json",
+      name,
+      base,
+      compression,
+      format,
+      platforms: platforms.length ? platforms : undefined,
+      jobs,
+      noCache: flags.cache === false,
+      onEvent(event: BuildEvent) {
+        reporter.event(event);
+        if (event.type === "warning") reporter.warn(event.message);
+        if (event.type === "plan") {
+          total = event.allotments;
+          totalBytes = event.bytes;
+        }
+        if (event.type === "allotment") {
+          done++;
+          doneBytes += event.bytesRead;
+          reporter.progress(`allotments ${done}/${total}  read ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`);
+          if (!process.stderr.isTTY) {
+            reporter.info(`${event.status.padEnd(6)} ${event.row}.${event.col}  ${event.digest.slice(0, 19)}  ${formatBytes(event.size)}`);
+          }
+        }
+      },
+    });
+    reporter.done();
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    reporter.info(`built ${name} ${result.descriptor.digest} — ${result.built} allotments built, ${result.cached} cached, in ${seconds}s`);
+  } finally {
+    await pool.close();
+  }
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
+}

@@ -1,0 +1,130 @@
+/** `2dfs image ls|inspect|rm|prune`: the local store. */
+import { readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { loadImage, type PlatformImage } from "../content/image-graph.ts";
+import { createLayoutStore, type LayoutStore, NotInStoreError } from "../content/layout-store.ts";
+import { defaultStoreDir } from "../content/paths.ts";
+import { collectReachable } from "../content/reachable.ts";
+import { isNativeField, readNativeField } from "../field/native-format.ts";
+import { findReferenceFieldLayer, MAX_FIELD_BLOB_BYTES, parseReferenceField } from "../field/reference-format.ts";
+import { listTarFiles } from "../archive/list-tar.ts";
+import { toPlatformString } from "../oci/descriptor.ts";
+import type { Digest } from "../oci/digest.ts";
+import { UsageError } from "./errors.ts";
+import { formatBytes } from "./reporter.ts";
+import { drawFieldGrid, type GridCell } from "./field-grid.ts";
+
+/** Blobs younger than this are never pruned (a concurrent build may be about to reference them). */
+const PRUNE_GRACE_MS = 3600_000;
+
+/** Flags shared by the image subcommands. */
+export interface ImageFlags {
+  store?: string;
+  json?: boolean;
+  dryRun?: boolean;
+}
+
+/** Dispatches `2dfs image <action>`. */
+export async function imageCommand(action: string, refs: string[], flags: ImageFlags): Promise<void> {
+  const store = await createLayoutStore(defaultStoreDir(flags.store));
+  switch (action) {
+    case "ls":
+    case "list":
+      return listImages(store, flags);
+    case "inspect":
+      if (refs.length === 0) throw new UsageError("image inspect needs an image name", "2dfs image inspect NAME:TAG");
+      for (const ref of refs) await inspectImage(store, ref, flags);
+      return;
+    case "rm":
+      if (refs.length === 0) throw new UsageError("image rm needs an image name", "2dfs image rm NAME:TAG");
+      for (const ref of refs) {
+        if (!(await store.removeImage(ref))) throw new NotInStoreError(`no image named "${ref}" in ${store.root}`);
+        console.log(`removed ${ref}`);
+      }
+      return;
+    case "prune":
+      return pruneStore(store, flags);
+    default:
+      throw new UsageError(`unknown image action "${action}"`, "2dfs image ls|inspect|rm|prune");
+  }
+}
+
+async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> {
+  const rows = [];
+  for (const { name, descriptor } of await store.images()) {
+    const image = await loadImage(store, descriptor);
+    const first = image.platforms[0];
+    const allotments = first ? fieldCells(first, []).length : 0;
+    const size = first ? first.manifest.layers.reduce((n, l) => n + l.size, 0) : 0;
+    rows.push({ name, digest: descriptor.digest, platforms: image.platforms.map((p) => toPlatformString(p.platform)), allotments, size });
+  }
+  if (flags.json) {
+    console.log(JSON.stringify(rows));
+    return;
+  }
+  const lines = [["NAME", "DIGEST", "PLATFORMS", "ALLOTMENTS", "SIZE"]];
+  for (const r of rows) lines.push([r.name, r.digest.slice(7, 19), r.platforms.join(","), String(r.allotments), formatBytes(r.size)]);
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+}
+
+// Cells of a platform image, in either field format; `refCells` carries a parsed reference field.
+function fieldCells(image: PlatformImage, refCells: { row: number; col: number; digest: Digest }[]): { row: number; col: number; digest: Digest; size?: number }[] {
+  if (isNativeField(image.manifest)) {
+    return readNativeField(image.manifest, image.config).allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, size: a.layer.size }));
+  }
+  return refCells;
+}
+
+async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags): Promise<void> {
+  const descriptor = await store.resolve(name);
+  if (!descriptor) throw new NotInStoreError(`no image named "${name}" in ${store.root}`, { cause: "try 2dfs image ls" });
+  const image = await loadImage(store, descriptor);
+  const out = { name, descriptor, platforms: [] as unknown[] };
+  for (const platform of image.platforms) {
+    const fieldIndex = findReferenceFieldLayer(platform.manifest);
+    const refCells =
+      fieldIndex >= 0
+        ? parseReferenceField(await store.readBlob(platform.manifest.layers[fieldIndex]!.digest, MAX_FIELD_BLOB_BYTES))
+        : [];
+    const cells: GridCell[] = [];
+    for (const cell of fieldCells(platform, refCells)) {
+      const files = await listTarFiles(store.blobPath(cell.digest));
+      cells.push({ row: cell.row, col: cell.col, digest: cell.digest, size: cell.size ?? (await store.blobSize(cell.digest)) ?? 0, files });
+    }
+    out.platforms.push({ platform: platform.platform, manifest: platform.manifest, config: platform.config, field: cells });
+    if (!flags.json) {
+      console.log(`${name}  ${descriptor.digest}  ${toPlatformString(platform.platform)}`);
+      console.log(`  manifest ${platform.descriptor.digest}  ${platform.manifest.layers.length} layers, format ${fieldIndex >= 0 ? "reference" : isNativeField(platform.manifest) ? "native 2DFS" : "plain OCI"}`);
+      console.log(`  config   ${platform.manifest.config.digest}  ${platform.config.os}/${platform.config.architecture}`);
+      console.log(cells.length ? drawFieldGrid(cells) : "  (no field)");
+    }
+  }
+  if (flags.json) console.log(JSON.stringify(out, null, 2));
+}
+
+async function pruneStore(store: LayoutStore, flags: ImageFlags): Promise<void> {
+  const keep = new Set<string>();
+  for (const { descriptor } of await store.images()) await collectReachable(store, descriptor, keep);
+  let freed = 0;
+  let removed = 0;
+  for (const algorithm of await readdir(join(store.root, "blobs"))) {
+    for (const hex of await readdir(join(store.root, "blobs", algorithm))) {
+      if (keep.has(`${algorithm}:${hex}`)) continue;
+      const path = join(store.root, "blobs", algorithm, hex);
+      const info = await stat(path);
+      // A build in progress writes its blobs before it names the image: leave recent ones.
+      if (Date.now() - info.mtimeMs < PRUNE_GRACE_MS) continue;
+      freed += info.size;
+      removed++;
+      if (!flags.dryRun) await rm(path, { force: true });
+    }
+  }
+  // Temp files of builds that crashed; a running build's files are younger than an hour.
+  const tmp = join(store.stateDir, "tmp");
+  for (const entry of await readdir(tmp).catch(() => [])) {
+    const info = await stat(join(tmp, entry)).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 3600_000 && !flags.dryRun) await rm(join(tmp, entry), { force: true });
+  }
+  console.log(`${flags.dryRun ? "would remove" : "removed"} ${removed} blobs, ${formatBytes(freed)}; kept ${keep.size}`);
+}

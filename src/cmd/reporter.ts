@@ -1,0 +1,73 @@
+/** How a command tells the user what it does: a live line on a terminal, plain lines, JSON events, or nothing. */
+
+/** The output modes every long-running command accepts. */
+export interface OutputFlags {
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** A sink for progress, results and warnings. */
+export interface Reporter {
+  /** A line of progress (overwritten in place on a terminal). */
+  progress(text: string): void;
+  /** A line worth keeping (a result, a step done). */
+  info(text: string): void;
+  warn(text: string): void;
+  /** A machine-readable event (only printed in --json mode, to stdout, one per line). */
+  event(event: Record<string, unknown>): void;
+  /** Ends a progress line. */
+  done(): void;
+}
+
+/** Picks the mode from the flags and whether stderr is a terminal. */
+export function createReporter(flags: OutputFlags, stream: NodeJS.WriteStream = process.stderr): Reporter {
+  const tty = Boolean(stream.isTTY) && !flags.json && !flags.quiet;
+  let live = false;
+  let lastDraw = 0;
+  const clear = () => {
+    if (live) stream.write("\r\x1b[2K");
+    live = false;
+  };
+  return {
+    progress(text) {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - lastDraw < 80) return; // redraw at most ~12 times a second
+      lastDraw = now;
+      const width = Math.max(20, (stream.columns ?? 80) - 1);
+      stream.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+      live = true;
+    },
+    info(text) {
+      if (flags.quiet || flags.json) return;
+      clear();
+      stream.write(`${text}\n`);
+    },
+    warn(text) {
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ type: "warning", message: text })}\n`);
+        return;
+      }
+      clear();
+      stream.write(`warning: ${text}\n`);
+    },
+    event(event) {
+      if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+    },
+    done() {
+      clear();
+    },
+  };
+}
+
+/** 1536 -> "1.5 KiB". */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}

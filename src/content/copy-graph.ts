@@ -1,0 +1,35 @@
+/** Copies an image (index, manifests, configs, layers) from any blob source into the store. */
+import type { Descriptor } from "../oci/descriptor.ts";
+import type { Digest } from "../oci/digest.ts";
+import { MAX_MANIFEST_BYTES, parseManifest } from "../oci/manifest.ts";
+import type { BlobSource } from "./image-graph.ts";
+import type { LayoutStore } from "./layout-store.ts";
+
+/** A source that can also stream large blobs. */
+export interface StreamSource extends BlobSource {
+  openBlob(digest: Digest): Promise<ReadableStream<Uint8Array>>;
+}
+
+/** Walks the graph under `root`; blobs already in the store (with the right size) are not copied again. */
+export async function copyGraph(source: StreamSource, root: Descriptor, store: LayoutStore): Promise<{ copied: number; present: number }> {
+  const counts = { copied: 0, present: 0 };
+  const visit = async (descriptor: Descriptor): Promise<void> => {
+    const isManifest = descriptor.mediaType.includes("manifest") || descriptor.mediaType.includes("index");
+    if (isManifest) {
+      const bytes = await source.readBlob(descriptor.digest, MAX_MANIFEST_BYTES);
+      const parsed = parseManifest(bytes, descriptor.mediaType);
+      const children = parsed.kind === "index" ? parsed.manifest.manifests : [parsed.manifest.config, ...parsed.manifest.layers];
+      for (const child of children) await visit(child);
+      if (!(await store.hasBlob(descriptor.digest))) await store.putBlob(bytes);
+      return;
+    }
+    if ((await store.blobSize(descriptor.digest)) === descriptor.size) {
+      counts.present++;
+      return;
+    }
+    await store.ingestStream(await source.openBlob(descriptor.digest), { digest: descriptor.digest, size: descriptor.size });
+    counts.copied++;
+  };
+  await visit(root);
+  return counts;
+}
