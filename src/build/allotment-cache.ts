@@ -56,7 +56,7 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
     },
     async put(key, layer) {
       await mkdir(dir, { recursive: true });
-      await atomicWrite(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir);
+      await atomicWrite(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir, false);
     },
   };
 }

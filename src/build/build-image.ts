@@ -82,7 +82,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
   const { resolved, warnings } = await planBuild(opts.descriptorPath);
   for (const message of warnings) emit({ type: "warning", message });
-  const platforms = selectPlatforms(opts.base, opts.platforms);
+  const created = opts.created ?? defaultCreated();
+  const platforms = selectPlatforms(opts.base, opts.platforms, created);
   const layerWarning = layerCountWarning(resolved.length + Math.max(0, ...platforms.map((p) => p.image?.manifest.layers.length ?? 0)));
   if (layerWarning) emit({ type: "warning", message: layerWarning });
   emit({
@@ -114,7 +115,6 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     return toAllotment(spec, files, layer);
   });
   const allotments = layers.sort(compareCells);
-  const created = opts.created ?? defaultCreated();
 
   const children: Descriptor[] = [];
   const fieldDescriptor = opts.format === "reference" ? await putReferenceField(opts.store, allotments) : undefined;
@@ -152,10 +152,11 @@ interface BuildPlatform {
   config: ImageConfig;
 }
 
-function selectPlatforms(base: BaseImage, wanted: Platform[] | undefined): BuildPlatform[] {
+function selectPlatforms(base: BaseImage, wanted: Platform[] | undefined, created: string): BuildPlatform[] {
   if (base.kind === "scratch") {
     const platform = base.platform ?? wanted?.[0] ?? hostPlatform();
     const config: ImageConfig = {
+      created,
       architecture: platform.architecture,
       os: platform.os,
       ...(platform.variant ? { variant: platform.variant } : {}),

@@ -4,7 +4,6 @@ import { type LoadedImage, loadImage } from "../content/image-graph.ts";
 import { openLayoutSource, parseLayoutReference } from "../content/layout-source.ts";
 import type { LayoutStore } from "../content/layout-store.ts";
 import type { BaseImage } from "../build/build-image.ts";
-import { fetchImageToStore } from "../client/fetch-image.ts";
 import { parseReference } from "../oci/reference.ts";
 import type { Platform } from "../oci/descriptor.ts";
 
@@ -20,6 +19,7 @@ export async function obtainBaseImage(base: string | undefined, store: LayoutSto
   }
   const local = await store.resolve(base);
   if (local) return { kind: "image", image: await loadImage(store, local) };
+  const { fetchImageToStore } = await import("../client/fetch-image.ts");
   const root = await fetchImageToStore(parseReference(base), store, { platforms });
   return { kind: "image", image: await loadImage(store, root) };
 }

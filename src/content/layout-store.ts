@@ -218,13 +218,16 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Writes a whole file through a temp file and a rename, flushing it first. */
-export async function atomicWrite(path: string, data: string | Uint8Array, tmpDir: string): Promise<void> {
+/**
+ * Writes a whole file through a temp file and a rename. `durable` flushes it first (for
+ * index.json); a cache entry lost in a power cut is only a rebuild, so it skips the fsync.
+ */
+export async function atomicWrite(path: string, data: string | Uint8Array, tmpDir: string, durable = true): Promise<void> {
   const tmp = join(tmpDir, `write-${process.pid}-${randomUUID()}`);
   const handle = await open(tmp, "w");
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (durable) await handle.sync();
   } finally {
     await handle.close();
   }
