@@ -74,7 +74,7 @@ export async function planBuild(descriptorPath: string): Promise<{ resolved: Res
     throw new Error(`cannot read ${descriptorPath}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
   });
   const { allotments, warnings } = parseFieldDescriptor(text, descriptorPath);
-  return { resolved: await resolveSources(allotments, dirname(path)), warnings };
+  return { resolved: await resolveSources(allotments, dirname(path), descriptorPath), warnings };
 }
 
 /** Builds the image and names it in the store. */

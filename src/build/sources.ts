@@ -31,13 +31,14 @@ export class SourceError extends Error {
 const GLOB_CHARS = /[*?[\]{}]/;
 
 /** Resolves every allotment's sources and checks that no two files land on one path. */
-export async function resolveSources(allotments: AllotmentSpec[], baseDir: string): Promise<ResolvedAllotment[]> {
+export async function resolveSources(allotments: AllotmentSpec[], baseDir: string, fileName = "2dfs.json"): Promise<ResolvedAllotment[]> {
+  const entryName = (spec: AllotmentSpec) => `${fileName} ${describeEntry(spec)}`;
   const resolved: ResolvedAllotment[] = [];
   const owners = new Map<string, string>();
   for (const spec of allotments) {
     const files: SourceFile[] = [];
     for (let i = 0; i < spec.src.length; i++) {
-      const found = await expandSource(spec, spec.src[i]!, spec.dst[i]!, baseDir);
+      const found = await expandSource(spec, spec.src[i]!, spec.dst[i]!, baseDir, entryName);
       for (const file of found) {
         const where = `${entryName(spec)} (${file.src})`;
         const previous = owners.get(file.dst);
@@ -52,12 +53,18 @@ export async function resolveSources(allotments: AllotmentSpec[], baseDir: strin
   return resolved;
 }
 
-/** "2dfs.json entry 3 (row 1, col 0)" */
-export function entryName(spec: AllotmentSpec): string {
+/** "entry 3 (row 1, col 0)" */
+export function describeEntry(spec: AllotmentSpec): string {
   return `entry ${spec.entry} (row ${spec.row}, col ${spec.col})`;
 }
 
-async function expandSource(spec: AllotmentSpec, src: string, dst: string, baseDir: string): Promise<SourceFile[]> {
+async function expandSource(
+  spec: AllotmentSpec,
+  src: string,
+  dst: string,
+  baseDir: string,
+  entryName: (spec: AllotmentSpec) => string,
+): Promise<SourceFile[]> {
   const dstIsDir = dst.endsWith("/");
   const dstBase = dstIsDir ? dst.slice(0, -1) : dst;
   if (GLOB_CHARS.test(src)) {
@@ -67,7 +74,7 @@ async function expandSource(spec: AllotmentSpec, src: string, dst: string, baseD
       throw new SourceError(`${entryName(spec)}: pattern "${src}" matches ${matches.length} files, so dst "${dst}" must end with "/"`);
     }
     return Promise.all(
-      matches.map(({ path, rel }) => describeFile(path, dstIsDir ? joinDst(dstBase, rel) : dst, spec, src)),
+      matches.map(({ path, rel }) => describeFile(path, dstIsDir ? joinDst(dstBase, rel) : dst, entryName(spec), src)),
     );
   }
   const path = isAbsolute(src) ? src : resolve(baseDir, src);
@@ -76,17 +83,17 @@ async function expandSource(spec: AllotmentSpec, src: string, dst: string, baseD
   if (info.isDirectory()) {
     const files = await walk(path);
     if (files.length === 0) throw new SourceError(`${entryName(spec)}: directory "${src}" contains no files`);
-    return Promise.all(files.map((f) => describeFile(f, joinDst(dstBase, relative(path, f)), spec, src)));
+    return Promise.all(files.map((f) => describeFile(f, joinDst(dstBase, relative(path, f)), entryName(spec), src)));
   }
   if (!info.isFile()) throw new SourceError(`${entryName(spec)}: source "${src}" is not a regular file or directory`);
   const target = dstIsDir ? joinDst(dstBase, path.slice(path.lastIndexOf(sep) + 1)) : dst;
-  return [await describeFile(path, target, spec, src)];
+  return [await describeFile(path, target, entryName(spec), src)];
 }
 
-async function describeFile(path: string, dst: string, spec: AllotmentSpec, src: string): Promise<SourceFile> {
+async function describeFile(path: string, dst: string, where: string, src: string): Promise<SourceFile> {
   const info = await stat(path, { bigint: true }).catch(() => undefined);
-  if (!info) throw new SourceError(`${entryName(spec)}: source "${src}" not found (looked for ${path})`);
-  if (!info.isFile()) throw new SourceError(`${entryName(spec)}: "${path}" is not a regular file`);
+  if (!info) throw new SourceError(`${where}: source "${src}" not found (looked for ${path})`);
+  if (!info.isFile()) throw new SourceError(`${where}: "${path}" is not a regular file`);
   return {
     src: path,
     dst,

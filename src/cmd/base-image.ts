@@ -20,7 +20,11 @@ export async function obtainBaseImage(base: string | undefined, store: LayoutSto
   const local = await store.resolve(base);
   if (local) return { kind: "image", image: await loadImage(store, local) };
   const { fetchImageToStore } = await import("../client/fetch-image.ts");
-  const root = await fetchImageToStore(parseReference(base), store, { platforms });
+  const { createRegistryClient } = await import("../client/registry-client.ts");
+  const ref = parseReference(base);
+  const client = await createRegistryClient({ registry: ref.registry });
+  // One wanted platform is filtered while fetching; several are filtered by the builder.
+  const root = await fetchImageToStore(client, ref, store, platforms?.length === 1 ? { platform: platforms[0] } : {});
   return { kind: "image", image: await loadImage(store, root) };
 }
 

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { run2dfs } from "../support/cli.ts";
+import { makeTempDir, seededBytes, writeTree } from "../support/temp.ts";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const store = () => join(dir, "store");
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await makeTempDir());
+  await writeTree(dir, {
+    "a.bin": seededBytes(2048, 1),
+    "b.txt": "hello\n",
+    "lib/x.so": seededBytes(512, 2),
+    "lib/sub/y.so": seededBytes(512, 3),
+    "good.json": JSON.stringify({ allotments: [{ src: "a.bin", dst: "/a.bin", row: 0, col: 0 }] }),
+  });
+  const ok = await run2dfs(["build", "-t", "good:v1", "-f", join(dir, "good.json"), "--store", store(), "--quiet"]);
+  expect(ok.code).toBe(0);
+});
+afterAll(() => cleanup());
+
+const entry = (over: Record<string, unknown>) => ({ src: "a.bin", dst: "/a.bin", row: 0, col: 0, ...over });
+
+// Each bad descriptor must fail with exit 1, a message naming the problem, and no new image.
+const cases: [string, string, RegExp][] = [
+  ["invalid JSON", '{"allotments":[{"src":"a.bin","dst":"/a","row":0,"col":0},]}', /invalid JSON.*line 1, column \d+/],
+  ["missing file", JSON.stringify({ allotments: [entry({ src: "nope.bin" })] }), /entry 0 \(row 0, col 0\): source "nope.bin" not found/],
+  ["negative index", JSON.stringify({ allotments: [entry({ row: -1 })] }), /entry 0.*"row" must not be negative/],
+  ["non-integer index", JSON.stringify({ allotments: [entry({ col: 1.5 })] }), /entry 0.*"col" must be an integer/],
+  ["string index", JSON.stringify({ allotments: [entry({ col: "1" })] }), /entry 0.*"col"/],
+  ["duplicate cell", JSON.stringify({ allotments: [entry({}), entry({ src: "b.txt", dst: "/b" })] }), /entry 1 .*cell \(0, 0\).*entry 0/],
+  ["src/dst length mismatch", JSON.stringify({ allotments: [entry({ src: ["a.bin", "b.txt"], dst: ["/a"] })] }), /src has 2 paths but dst has 1/],
+  ["relative dst", JSON.stringify({ allotments: [entry({ dst: "a.bin" })] }), /must be an absolute path/],
+  ["dst escaping /", JSON.stringify({ allotments: [entry({ dst: "/x/../../etc/passwd" })] }), /must not contain "\.\." components/],
+  ["two allotments writing one path", JSON.stringify({ allotments: [entry({}), entry({ src: "b.txt", col: 1 })] }), /\/a\.bin.*(twice|both)/],
+  ["directory source clashing with a file", JSON.stringify({ allotments: [entry({ src: "lib", dst: "/opt/" }), entry({ src: "b.txt", dst: "/opt/x.so", col: 1 })] }), /\/opt\/x\.so/],
+  ["glob matching nothing", JSON.stringify({ allotments: [entry({ src: "*.none", dst: "/d/" })] }), /matches no file/],
+  ["allotments not a list", JSON.stringify({ allotments: {} }), /allotments/],
+];
+
+describe("2dfs build rejects bad descriptors", () => {
+  for (const [name, json, message] of cases) {
+    test(name, async () => {
+      const path = join(dir, `${name.replace(/\W+/g, "-")}.json`);
+      await writeFile(path, json);
+      const indexBefore = await readFile(join(store(), "index.json"), "utf8");
+      const out = await run2dfs(["build", "-t", "bad:v1", "-f", path, "--store", store()]);
+      expect(out.stderr).toMatch(message);
+      expect(out.code).toBe(1);
+      expect(await readFile(join(store(), "index.json"), "utf8")).toBe(indexBefore);
+    });
+  }
+
+  test("an unknown key is a warning, not an error", async () => {
+    const path = join(dir, "unknown-key.json");
+    await writeFile(path, JSON.stringify({ allotments: [entry({ comment: "x" })] }));
+    const out = await run2dfs(["build", "-t", "warn:v1", "-f", path, "--store", store()]);
+    expect(out.code).toBe(0);
+    expect(out.stderr).toMatch(/warning: .*entry 0: unknown key "comment"/);
+  });
+
+  test("a directory and a glob add their files below dst", async () => {
+    const path = join(dir, "tree.json");
+    await writeFile(path, JSON.stringify({ allotments: [entry({ src: "lib", dst: "/opt/lib/" }), entry({ src: "*.txt", dst: "/docs/", col: 1 })] }));
+    const out = await run2dfs(["build", "-t", "tree:v1", "-f", path, "--store", store(), "--quiet"]);
+    expect(out.code).toBe(0);
+    const inspect = await run2dfs(["image", "inspect", "tree:v1", "--store", store(), "--json"]);
+    const doc = JSON.parse(inspect.stdout);
+    const files = doc.platforms[0].field.flatMap((c: { files: { path: string }[] }) => c.files.map((f) => f.path)).sort();
+    expect(files).toEqual(["/docs/b.txt", "/opt/lib/sub/y.so", "/opt/lib/x.so"]);
+  });
+
+  test("usage errors exit 2 with a hint", async () => {
+    const missingTag = await run2dfs(["build", "--store", store()]);
+    expect(missingTag.code).toBe(2);
+    expect(missingTag.stderr).toMatch(/missing -t/);
+    const badMode = await run2dfs(["build", "-t", "x:1", "--compression", "lz4", "--store", store()]);
+    expect(badMode.code).toBe(2);
+    expect(badMode.stderr).toMatch(/--compression must be one of/);
+    const unknown = await run2dfs(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+  });
+
+  test("--json prints one event per allotment", async () => {
+    const out = await run2dfs(["build", "-t", "good:v1", "-f", join(dir, "good.json"), "--store", store(), "--json"]);
+    const events = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const allotments = events.filter((e) => e.type === "allotment");
+    expect(allotments).toHaveLength(1);
+    expect(allotments[0]).toMatchObject({ row: 0, col: 0, status: "cached", bytesRead: 0 });
+    expect(allotments[0].digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
