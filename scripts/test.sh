@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what the end-to-end tests
+# need (Debian packages, npm dependencies), compiles the binary, and runs `bun test` with
+# the e2e suites pointed at the compiled binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/install-deps.sh
+./node_modules/.bin/bun run build:bin
+export TDFS_BIN="$PWD/dist/2dfs"
+exec ./node_modules/.bin/bun test "$@"
