@@ -1,0 +1,119 @@
+/**
+ * `2dfs build` side by side with `docker build` (legacy builder and BuildKit, one COPY per
+ * split, on a dockerd this bench starts) and with a plain copy of the same bytes (the
+ * physical limit), cold and after changing 10% of the splits.
+ *
+ *   bun bench/build.ts                       # workloads 10x100MB and 50x20MB
+ *   BENCH_WORKLOADS=10x50 BENCH_RUNS=3 bun bench/build.ts
+ */
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { makeBusyboxBase, makeTempDir, removeTempDir, runOk, skopeo, startDockerd, SYSTEM_PATH, type DockerdHandle } from "../test/e2e/support/index.ts";
+import { renderChart } from "./lib/svg-plot.ts";
+import { printTable, writeResults } from "./lib/table.ts";
+import { minMedian, ratio, secs, tdfs, timeCommand, writeRandomFile, writeSplits } from "./lib/tools.ts";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const DOCKER_RUNS = Number(process.env.BENCH_DOCKER_RUNS ?? 1);
+const WORKLOADS = (process.env.BENCH_WORKLOADS ?? "10x100,50x20").split(",").map((w) => {
+  const [count, mb] = w.split("x").map(Number) as [number, number];
+  return { count, bytes: mb * 1_000_000, name: `${count} x ${mb} MB` };
+});
+
+const work = await makeTempDir("2dfs-bench-build-");
+let dockerd: DockerdHandle | undefined;
+try {
+  dockerd = await startDockerd();
+  const busybox = await makeBusyboxBase(join(work, "base"));
+  const archive = join(work, "busybox.tar");
+  const copied = await skopeo(["copy", `oci:${busybox.layoutDir}:${busybox.tag}`, `docker-archive:${archive}:busybox:bench`]);
+  if (copied.code !== 0) throw new Error(copied.stderr);
+  await dockerd.docker(["load", "-i", archive]);
+  const baseRef = `oci:${busybox.layoutDir}:${busybox.tag}`;
+
+  const rows: Record<string, string | number>[] = [];
+  const results: unknown[] = [];
+  for (const w of WORKLOADS) {
+    const ctx = join(work, `ctx-${w.count}`);
+    const names = await writeSplits(ctx, w.count, w.bytes);
+    const total = w.count * w.bytes;
+    await writeFile(
+      join(ctx, "2dfs.json"),
+      JSON.stringify({ allotments: names.map((n, i) => ({ src: n, dst: `/model/${n}`, row: 0, col: i })) }),
+    );
+    await writeFile(join(ctx, "Dockerfile"), `FROM busybox:bench\n${names.map((n) => `COPY ${n} /model/${n}`).join("\n")}\n`);
+    const store = join(work, `store-${w.count}`);
+    const build = (extra: string[] = []) => async () => {
+      const t = performance.now();
+      await tdfs(["build", "-t", "bench:v1", "-f", join(ctx, "2dfs.json"), "--base", baseRef, "--store", store, "--compression", "none", "--quiet", ...extra]);
+      return (performance.now() - t) / 1000;
+    };
+    await build()(); // imports the base and warms the page cache, as Docker's has the base loaded
+    const copy = await minMedian(RUNS, async () => {
+      await rm(join(work, "copy"), { recursive: true, force: true });
+      return timeCommand("cp", ["-r", ctx, join(work, "copy")]);
+    });
+    const cold = await minMedian(RUNS, build(["--no-cache"]));
+    const noChange = await minMedian(RUNS, build());
+    const docker = (buildkit: boolean, extra: string[] = []) => async () =>
+      timeCommand("/usr/bin/docker", ["build", "-q", ...(buildkit ? ["--network", "host"] : []), ...extra, "-t", `bench:${buildkit ? "bk" : "legacy"}`, ctx], {
+        env: { ...dockerd!.env, DOCKER_BUILDKIT: buildkit ? "1" : "0", PATH: SYSTEM_PATH },
+      });
+    const legacyCold = await minMedian(DOCKER_RUNS, docker(false, ["--no-cache"]));
+    const buildkitCold = await minMedian(DOCKER_RUNS, docker(true, ["--no-cache"]));
+
+    // 10% of the splits change, the first ones: every later COPY layer of Docker is invalidated.
+    const changed = Math.max(1, Math.round(w.count / 10));
+    const change = async () => {
+      for (let i = 0; i < changed; i++) await writeRandomFile(join(ctx, names[i]!), w.bytes);
+    };
+    await docker(false)(); // warm Docker's cache with the current content
+    await docker(true)();
+    const rebuild = { tdfs: [] as number[], legacy: [] as number[], buildkit: [] as number[] };
+    for (let r = 0; r < Math.max(DOCKER_RUNS, 1); r++) {
+      await change();
+      rebuild.tdfs.push(await build()());
+      rebuild.legacy.push(await docker(false)());
+      rebuild.buildkit.push(await docker(true)());
+    }
+    const best = (v: number[]) => Math.min(...v);
+    const row = {
+      workload: w.name,
+      "copy s": secs(copy.min),
+      "2dfs cold s": secs(cold.min),
+      "2dfs/copy": ratio(cold.min, copy.min),
+      "legacy cold s": secs(legacyCold.min),
+      "BuildKit cold s": secs(buildkitCold.min),
+      "legacy/2dfs": ratio(legacyCold.min, cold.min),
+      "BuildKit/2dfs": ratio(buildkitCold.min, cold.min),
+      "2dfs no-change s": secs(noChange.min),
+      "2dfs 10% s": secs(best(rebuild.tdfs)),
+      "legacy 10% s": secs(best(rebuild.legacy)),
+      "BuildKit 10% s": secs(best(rebuild.buildkit)),
+      "legacy/2dfs 10%": ratio(best(rebuild.legacy), best(rebuild.tdfs)),
+    };
+    rows.push(row);
+    results.push({ ...row, bytes: total, runs: { copy, cold, noChange, legacyCold, buildkitCold, rebuild } });
+    await dockerd.docker(["image", "rm", "-f", "bench:legacy", "bench:bk"]);
+    await runOk("docker", ["builder", "prune", "-af"], { env: { ...dockerd.env, PATH: SYSTEM_PATH } }).catch(() => {});
+    await rm(store, { recursive: true, force: true });
+  }
+  printTable("Build: 2dfs vs docker build (one COPY per split) vs plain copy; seconds, min of runs", rows);
+  await writeResults("build", results);
+  const svg = renderChart({
+    title: "Cold build time",
+    xLabel: "workload",
+    yLabel: "seconds",
+    categories: rows.map((r) => String(r.workload)),
+    series: [
+      { name: "plain copy", values: rows.map((r) => Number(r["copy s"])) },
+      { name: "2dfs build", values: rows.map((r) => Number(r["2dfs cold s"])) },
+      { name: "docker (legacy)", values: rows.map((r) => Number(r["legacy cold s"])) },
+      { name: "docker (BuildKit)", values: rows.map((r) => Number(r["BuildKit cold s"])) },
+    ],
+  });
+  await Bun.write(join(import.meta.dir, "results", "build.svg"), svg);
+} finally {
+  await dockerd?.stop();
+  await removeTempDir(work);
+}
