@@ -1,0 +1,71 @@
+/** The import rules of architecture.md, checked on the import lines of src/ and wasm/. */
+import { describe, expect, test } from "bun:test";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await sourceFiles(path)));
+    else if (entry.name.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+/** Every module a file imports: packages by name, project files as paths relative to the repo. */
+async function importsOf(file: string): Promise<string[]> {
+  const text = await readFile(join(ROOT, file), "utf8");
+  const specs = [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["']([^"']+)["']/g)].map((m) => m[1]!);
+  return specs.map((s) => (s.startsWith(".") ? relative(ROOT, resolve(dirname(join(ROOT, file)), s)) : s));
+}
+
+const area = (path: string) => (path.startsWith("src/") ? path.split("/")[1]!.replace(/\.ts$/, "") : path.split("/")[0]!);
+
+const files = [...(await sourceFiles("src")), ...(await sourceFiles("wasm"))];
+const graph = await Promise.all(files.map(async (f) => ({ file: f, imports: await importsOf(f) })));
+
+describe("architecture", () => {
+  test("oci and field are pure: no Bun, no fs, no network, and field speaks only oci", async () => {
+    for (const { file, imports } of graph) {
+      const a = area(file);
+      if (a !== "oci" && a !== "field") continue;
+      const allowed = a === "oci" ? ["oci"] : ["oci", "field"];
+      for (const i of imports) {
+        expect({ file, import: i, ok: i.startsWith("src/") && allowed.includes(area(i)) }).toMatchObject({ ok: true });
+      }
+      expect({ file, usesBun: /\bBun\./.test(await readFile(join(ROOT, file), "utf8")) }).toMatchObject({ usesBun: false });
+    }
+  });
+
+  test("build, registry and client never import each other", () => {
+    const siblings = ["build", "registry", "client"];
+    for (const { file, imports } of graph) {
+      const a = area(file);
+      if (!siblings.includes(a)) continue;
+      for (const i of imports) {
+        const b = i.startsWith("src/") ? area(i) : "";
+        expect({ file, import: i, ok: !(siblings.includes(b) && b !== a) }).toMatchObject({ ok: true });
+      }
+    }
+  });
+
+  test("each third-party library lives in one module", () => {
+    const homes: Record<string, string[]> = {
+      elysia: ["registry"],
+      cac: ["cli"],
+      "tar-stream": ["archive"],
+      "hash-wasm": ["hash", "wasm"],
+      fflate: ["archive"],
+    };
+    for (const { file, imports } of graph) {
+      for (const i of imports) {
+        const pkg = i.startsWith("@") ? i.split("/").slice(0, 2).join("/") : i.split("/")[0]!;
+        const home = homes[pkg];
+        if (home) expect({ file, pkg, ok: home.includes(area(file)) }).toMatchObject({ ok: true });
+      }
+    }
+  });
+});
