@@ -81,6 +81,7 @@ cli
   .option("--store <dir>", storeHelp)
   .option("--json", "Machine-readable output")
   .option("--dry-run", "prune: only report")
+  .option("--grace <seconds>", "prune: keep blobs younger than this, which a running build may still need", { default: 3600 })
   .example("2dfs image inspect mymodel:v1")
   .action(async (action, refs, flags) => (await import("./cmd/image.ts")).imageCommand(action, refs, flags));
 

@@ -14,14 +14,15 @@ import { UsageError } from "./errors.ts";
 import { formatBytes } from "./reporter.ts";
 import { drawFieldGrid, type GridCell } from "./field-grid.ts";
 
-/** Blobs younger than this are never pruned (a concurrent build may be about to reference them). */
-const PRUNE_GRACE_MS = 3600_000;
+/** Blobs younger than this are never pruned by default (a concurrent build may be about to reference them). */
+const DEFAULT_GRACE_SECONDS = 3600;
 
 /** Flags shared by the image subcommands. */
 export interface ImageFlags {
   store?: string;
   json?: boolean;
   dryRun?: boolean;
+  grace?: number | string;
 }
 
 /** Dispatches `2dfs image <action>`. */
@@ -104,6 +105,8 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
 }
 
 async function pruneStore(store: LayoutStore, flags: ImageFlags): Promise<void> {
+  const graceSeconds = flags.grace === undefined ? DEFAULT_GRACE_SECONDS : Number(flags.grace);
+  if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw new UsageError(`--grace must be a number of seconds, got "${flags.grace}"`);
   const keep = new Set<string>();
   for (const { descriptor } of await store.images()) await collectReachable(store, descriptor, keep);
   let freed = 0;
@@ -114,7 +117,7 @@ async function pruneStore(store: LayoutStore, flags: ImageFlags): Promise<void> 
       const path = join(store.root, "blobs", algorithm, hex);
       const info = await stat(path);
       // A build in progress writes its blobs before it names the image: leave recent ones.
-      if (Date.now() - info.mtimeMs < PRUNE_GRACE_MS) continue;
+      if (Date.now() - info.mtimeMs < graceSeconds * 1000) continue;
       freed += info.size;
       removed++;
       if (!flags.dryRun) await rm(path, { force: true });

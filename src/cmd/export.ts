@@ -1,0 +1,27 @@
+/** `2dfs export REF -o FILE [--format docker|oci]`: an image or partition of the local store as a tar for docker/podman load. */
+import { createLayoutStore } from "../content/layout-store.ts";
+import { defaultStoreDir } from "../content/paths.ts";
+import { toPartitionSuffix } from "../oci/partition-suffix.ts";
+import { type ArchiveFormat, writeImageArchive } from "../client/image-archive.ts";
+import { planLocalImage, splitLocalName } from "../client/local-image.ts";
+import { UsageError } from "./errors.ts";
+
+/** Flags of `2dfs export`. */
+export interface ExportFlags {
+  output?: string;
+  format?: string;
+  store?: string;
+}
+
+/** Writes the tar. */
+export async function exportCommand(ref: string, flags: ExportFlags): Promise<void> {
+  if (!flags.output) throw new UsageError("missing -o FILE", "2dfs export model:v1--0.0.1.1 -o model.tar");
+  const format = (flags.format ?? "docker") as ArchiveFormat;
+  if (format !== "docker" && format !== "oci") throw new UsageError(`--format must be docker or oci, got "${flags.format}"`);
+  const store = await createLayoutStore(defaultStoreDir(flags.store));
+  const { name, plan } = await planLocalImage(store, ref);
+  const { rects } = splitLocalName(ref);
+  const repoTag = `${name}${rects ? toPartitionSuffix(rects) : ""}`;
+  await writeImageArchive(flags.output, store, plan, repoTag, format);
+  process.stderr.write(`exported ${repoTag} (${plan.baseLayers.length + plan.allotments.length} layers) to ${flags.output} in ${format} format\n`);
+}

@@ -1,0 +1,28 @@
+/** `2dfs gc`: deletes blobs no stored manifest (or field) references. */
+import { existsSync } from "node:fs";
+import { createFilesystemDriver } from "../registry/driver/filesystem.ts";
+import { collectGarbage } from "../registry/gc.ts";
+import { UsageError } from "./errors.ts";
+import { defaultRegistryDir } from "./serve.ts";
+
+/** Flags of `2dfs gc`. */
+export interface GcFlags {
+  data?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** Runs one collection and prints what was (or would be) deleted. */
+export async function gcCommand(flags: GcFlags): Promise<void> {
+  const dir = defaultRegistryDir(flags.data);
+  if (!existsSync(dir)) throw new UsageError(`no registry data at ${dir}`, "2dfs gc --data DIR [--dry-run]");
+  const report = await collectGarbage(createFilesystemDriver(dir), { dryRun: Boolean(flags.dryRun) });
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ ...report, dryRun: Boolean(flags.dryRun) })}\n`);
+    return;
+  }
+  const verb = flags.dryRun ? "would delete" : "deleted";
+  for (const digest of report.deleted) process.stdout.write(`${verb} ${digest}\n`);
+  const mb = (report.bytesFreed / 1e6).toFixed(1);
+  process.stderr.write(`${verb} ${report.deleted.length} blobs (${mb} MB), kept ${report.kept}\n`);
+}

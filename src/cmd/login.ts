@@ -1,0 +1,60 @@
+/** `2dfs login REGISTRY` / `2dfs logout REGISTRY`: credentials in Docker's config.json, checked against /v2/ first. */
+import { createInterface } from "node:readline/promises";
+import { dockerConfigPath, removeCredentials, saveCredentials } from "../client/docker-config.ts";
+import { AuthenticationError } from "../client/errors.ts";
+import { createRegistryClient } from "../client/registry-client.ts";
+import { UsageError } from "./errors.ts";
+
+/** Flags of `2dfs login`. */
+export interface LoginFlags {
+  username?: string;
+  password?: string;
+  passwordStdin?: boolean;
+  /** Where to read the password from with --password-stdin (tests pass a stream). */
+  stdin?: ReadableStream<Uint8Array>;
+}
+
+/** Verifies the credentials against the registry and saves them. */
+export async function loginCommand(registry: string, flags: LoginFlags): Promise<void> {
+  const host = normaliseRegistry(registry);
+  let username = flags.username;
+  let password = flags.password;
+  if (flags.passwordStdin) {
+    if (password !== undefined) throw new UsageError("--password and --password-stdin are mutually exclusive");
+    password = (await new Response(flags.stdin ?? Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
+  }
+  if (username === undefined || password === undefined) {
+    if (!process.stdin.isTTY) throw new UsageError("missing credentials", `echo "$PASSWORD" | 2dfs login ${host} -u USER --password-stdin`);
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      username ??= await rl.question("Username: ");
+      password ??= await rl.question("Password: ");
+    } finally {
+      rl.close();
+    }
+  }
+  if (!username) throw new UsageError("the user name is empty");
+  if (!password) throw new UsageError("the password is empty");
+  const client = await createRegistryClient({ registry: host, credentials: { username, password } });
+  try {
+    await client.ping();
+  } catch (error) {
+    throw new AuthenticationError(`login to ${host} failed: ${(error as Error).message}`, { cause: error });
+  }
+  await saveCredentials(host, { username, password });
+  process.stderr.write(`Login succeeded; credentials saved in ${dockerConfigPath()}\n`);
+}
+
+/** Removes the saved credentials of a registry. */
+export async function logoutCommand(registry: string): Promise<void> {
+  const host = normaliseRegistry(registry);
+  const removed = await removeCredentials(host);
+  process.stderr.write(removed ? `Removed the credentials of ${host}\n` : `No credentials were saved for ${host}\n`);
+}
+
+// Accept what people paste: a URL or a host with a trailing slash.
+function normaliseRegistry(input: string): string {
+  const host = input.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  if (!host) throw new UsageError(`"${input}" is not a registry host`, "2dfs login 127.0.0.1:5000");
+  return host;
+}

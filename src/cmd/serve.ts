@@ -1,0 +1,58 @@
+/** `2dfs serve`: runs the OCI registry (with on-demand partitions) until SIGINT/SIGTERM. */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { HtpasswdError } from "../registry/auth.ts";
+import { ServeOptionsError, startRegistry } from "../registry/server.ts";
+import { UsageError } from "./errors.ts";
+
+/** Flags of `2dfs serve`. */
+export interface ServeFlags {
+  addr?: string;
+  data?: string;
+  readOnly?: boolean;
+  htpasswd?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** No access log. */
+  quiet?: boolean;
+}
+
+/** `--data`, else `TDFS_REGISTRY_DATA`, else `$XDG_DATA_HOME/2dfs/registry`. */
+export function defaultRegistryDir(explicit?: string): string {
+  if (explicit) return explicit;
+  if (process.env.TDFS_REGISTRY_DATA) return process.env.TDFS_REGISTRY_DATA;
+  return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "2dfs", "registry");
+}
+
+/** Starts the registry and resolves when a signal has stopped it. */
+export async function serveCommand(flags: ServeFlags): Promise<void> {
+  const dataDir = defaultRegistryDir(flags.data);
+  let server;
+  try {
+    server = await startRegistry({
+      addr: flags.addr ?? "127.0.0.1:5000",
+      dataDir,
+      readOnly: flags.readOnly,
+      htpasswdFile: flags.htpasswd,
+      tlsCert: flags.tlsCert,
+      tlsKey: flags.tlsKey,
+      log: flags.quiet ? undefined : (line) => process.stdout.write(`${line}\n`),
+    });
+  } catch (e) {
+    if (e instanceof ServeOptionsError || e instanceof HtpasswdError) {
+      throw new UsageError(e.message, "2dfs serve [--addr 127.0.0.1:5000] [--data DIR] [--read-only] [--htpasswd FILE] [--tls-cert F --tls-key F]");
+    }
+    throw e;
+  }
+  const mode = flags.readOnly ? ", read-only" : "";
+  process.stderr.write(`2dfs registry listening on ${server.url} (data in ${dataDir}${mode})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void server.stop().then(resolve, resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

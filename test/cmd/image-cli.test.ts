@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { run2dfs } from "../support/cli.ts";
+import { makeTempDir, seededBytes, writeTree } from "../support/temp.ts";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const store = () => join(dir, "store");
+const blobs = async () => new Set(await readdir(join(store(), "blobs", "sha256")));
+const ok = async (args: string[]) => {
+  const out = await run2dfs([...args, "--store", store()]);
+  if (out.code !== 0) throw new Error(out.stderr);
+  return out.stdout;
+};
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await makeTempDir());
+  await writeTree(dir, {
+    "a.bin": seededBytes(5000, 1),
+    "b.bin": seededBytes(6000, 2),
+    "c.bin": seededBytes(7000, 3),
+    "one.json": JSON.stringify({ allotments: [{ src: "a.bin", dst: "/a", row: 0, col: 0 }, { src: "b.bin", dst: "/b", row: 0, col: 1 }] }),
+    "two.json": JSON.stringify({ allotments: [{ src: "c.bin", dst: "/c", row: 1, col: 2 }] }),
+  });
+  await ok(["build", "-t", "one:v1", "-f", join(dir, "one.json"), "--quiet", "--compression", "none"]);
+  await ok(["build", "-t", "two:v1", "-f", join(dir, "two.json"), "--quiet", "--compression", "none", "--format", "reference"]);
+});
+afterAll(() => cleanup());
+
+describe("2dfs image", () => {
+  test("ls lists both images with their allotment counts", async () => {
+    const rows = JSON.parse(await ok(["image", "ls", "--json"]));
+    expect(rows.map((r: { name: string }) => r.name).sort()).toEqual(["one:v1", "two:v1"]);
+    expect(rows.find((r: { name: string }) => r.name === "one:v1").allotments).toBe(2);
+  });
+
+  test("inspect draws the field as a grid with holes, for the native and the reference format", async () => {
+    const one = await ok(["image", "inspect", "one:v1"]);
+    expect(one).toContain("format native 2DFS");
+    expect(one).toMatch(/col 0\s+col 1/);
+    const two = await ok(["image", "inspect", "two:v1"]);
+    expect(two).toContain("format reference");
+    expect(two).toMatch(/col 0\s+col 1\s+col 2/);
+    expect(two).toContain("·"); // holes of the padded grid
+    expect(two).toContain("c"); // the file name of (1,2)
+  });
+
+  test("inspect of an unknown name fails with exit 1", async () => {
+    const out = await run2dfs(["image", "inspect", "nope:v1", "--store", store()]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/no image named "nope:v1"/);
+  });
+
+  test("prune keeps every blob an image or a reference field references, and removes the rest", async () => {
+    const before = await blobs();
+    expect(await ok(["image", "prune", "--grace", "0"])).toMatch(/removed 0 blobs/);
+    expect(await blobs()).toEqual(before); // the reference field's allotment, listed only in the field blob, survives
+    await ok(["image", "rm", "one:v1"]);
+    expect(await ok(["image", "prune", "--grace", "0", "--dry-run"])).toMatch(/would remove [1-9]/);
+    expect(await blobs()).toEqual(before);
+    await ok(["image", "prune", "--grace", "0"]);
+    const after = await blobs();
+    expect(after.size).toBeLessThan(before.size);
+    const inspect = JSON.parse(await ok(["image", "inspect", "two:v1", "--json"]));
+    for (const cell of inspect.platforms[0].field) expect(after.has(cell.digest.slice(7))).toBe(true);
+  });
+
+  test("prune leaves recent blobs alone by default (a build may be about to use them)", async () => {
+    await ok(["build", "-t", "one:v1", "-f", join(dir, "one.json"), "--quiet", "--compression", "none"]);
+    await ok(["image", "rm", "one:v1"]);
+    expect(await ok(["image", "prune"])).toMatch(/removed 0 blobs/);
+  });
+});
