@@ -1,0 +1,84 @@
+/** Layer compression codecs (node:zlib in Bun: native gzip and zstd), streaming, plus detection and a compressibility probe. */
+import zlib from "node:zlib";
+import type { Transform } from "node:stream";
+import type { LayerCompression } from "../oci/media-types.ts";
+
+/** How a layer's bytes are stored. */
+export type Compression = LayerCompression;
+
+/** Default levels: gzip 6 matches the reference builder; zstd 3 is zstd's own default (see bench/compress.ts). */
+export const DEFAULT_LEVEL: Record<Exclude<Compression, "none">, number> = { gzip: 6, zstd: 3 };
+
+/** A streaming byte transform (compressor or decompressor). */
+export type ByteTransform = TransformStream<Uint8Array, Uint8Array>;
+
+// Large output chunks keep per-chunk costs (hashing, write syscalls, stream hops) negligible.
+const CHUNK_SIZE = 1 << 20;
+
+/** A streaming compressor for `kind`; "none" passes bytes through. Never uses zstd worker threads (they crashed Bun). */
+export function createCompressor(kind: Compression, level?: number): ByteTransform {
+  if (kind === "none") return new TransformStream();
+  return toWebTransform(createNodeCompressor(kind, level));
+}
+
+/** The node:zlib stream behind `createCompressor`, for callers that drive it directly. */
+export function createNodeCompressor(kind: Exclude<Compression, "none">, level?: number): Transform {
+  if (kind === "gzip") return zlib.createGzip({ level: level ?? DEFAULT_LEVEL.gzip, chunkSize: CHUNK_SIZE });
+  return zlib.createZstdCompress({
+    chunkSize: CHUNK_SIZE,
+    params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? DEFAULT_LEVEL.zstd },
+  });
+}
+
+/** A function that decompresses a stream of `kind`; "none" returns the stream unchanged. */
+export function createDecompressor(kind: Compression): (stream: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> {
+  if (kind === "none") return (stream) => stream;
+  return (stream) => {
+    const t = kind === "gzip" ? zlib.createGunzip({ chunkSize: CHUNK_SIZE }) : zlib.createZstdDecompress({ chunkSize: CHUNK_SIZE });
+    return stream.pipeThrough(toWebTransform(t));
+  };
+}
+
+/** The compression of a blob from its first bytes (magic numbers); anything else is "none". */
+export function detectCompression(firstBytes: Uint8Array): Compression {
+  if (firstBytes[0] === 0x1f && firstBytes[1] === 0x8b) return "gzip";
+  if (firstBytes[0] === 0x28 && firstBytes[1] === 0xb5 && firstBytes[2] === 0x2f && firstBytes[3] === 0xfd) return "zstd";
+  return "none";
+}
+
+/** Largest sample `looksCompressible` looks at; callers may pass less. */
+export const COMPRESSIBLE_SAMPLE_MAX = 1 << 20;
+
+/** True when gzip level 1 shrinks the sample below 90%: worth compressing (weights and noise are not). */
+export function looksCompressible(sample: Uint8Array): boolean {
+  if (sample.length === 0) return false;
+  const bytes = sample.length > COMPRESSIBLE_SAMPLE_MAX ? sample.subarray(0, COMPRESSIBLE_SAMPLE_MAX) : sample;
+  return zlib.deflateRawSync(bytes, { level: 1 }).length < bytes.length * 0.9;
+}
+
+/** Wraps a node Transform as a web TransformStream; the web side's backpressure bounds buffered output to one chunk's worth. */
+function toWebTransform(t: Transform): ByteTransform {
+  let failed: unknown;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      t.on("data", (d: Buffer) => controller.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+      t.on("error", (e) => {
+        failed = e;
+        controller.error(e);
+      });
+    },
+    transform(chunk) {
+      return new Promise<void>((resolve, reject) => {
+        t.write(chunk, (err) => (err ? reject(err) : failed ? reject(failed) : resolve()));
+      });
+    },
+    flush() {
+      return new Promise<void>((resolve, reject) => {
+        if (failed) return reject(failed);
+        t.once("end", resolve);
+        t.once("error", reject);
+        t.end();
+      });
+    },
+  });
+}

@@ -1,0 +1,129 @@
+/** A pool of hashing workers: layer writes and file hashes run in parallel, one job per worker at a time. */
+import { availableParallelism } from "node:os";
+import type { Digest } from "../oci/digest.ts";
+import { DEFAULT_HASH_ENGINE, type HashEngine } from "./sha256.ts";
+import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+import type { WorkerRequest, WorkerResponse } from "./worker-protocol.ts";
+
+export type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+
+/** Runs hashing jobs on worker threads. */
+export interface WorkerPool {
+  /** tar -> (compress) -> outPath; diffId (tar) and digest (stored bytes) from one read of each source. */
+  writeLayer(job: WriteLayerJob): Promise<WriteLayerResult>;
+  /** Digest and size of one file. */
+  hashFile(path: string): Promise<{ digest: Digest; size: number }>;
+  /** Waits for queued jobs, then stops the workers; later jobs are rejected. */
+  close(): Promise<void>;
+}
+
+/** Thrown for jobs submitted after close(), or when a worker dies while running a job. */
+export class WorkerPoolError extends Error {
+  override name = "WorkerPoolError";
+}
+
+type Payload = { kind: "writeLayer"; job: WriteLayerJob } | { kind: "hashFile"; path: string };
+
+interface Task {
+  payload: Payload;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | null;
+}
+
+/** Creates a pool of `workers` (default: available cores), started at once; jobs queue when all are busy. */
+export function createWorkerPool(opts: { workers?: number; engine?: HashEngine } = {}): WorkerPool {
+  const size = Math.max(1, opts.workers ?? availableParallelism());
+  const engine = opts.engine ?? DEFAULT_HASH_ENGINE;
+  const slots: Slot[] = [];
+  const queue: Task[] = [];
+  let nextId = 1;
+  let closed = false;
+  let drained: (() => void) | null = null;
+
+  const busy = () => slots.some((s) => s.task !== null) || queue.length > 0;
+
+  const dispatch = (): void => {
+    while (queue.length > 0) {
+      let slot = slots.find((s) => s.task === null);
+      if (!slot && slots.length < size) slot = spawn();
+      if (!slot) return;
+      run(slot, queue.shift()!);
+    }
+    if (!busy() && drained) drained();
+  };
+
+  const run = (slot: Slot, task: Task): void => {
+    slot.task = task;
+    slot.worker.ref(); // a running job keeps the process alive; idle workers do not
+    const req = { id: nextId++, engine, ...task.payload } as WorkerRequest;
+    slot.worker.postMessage(req);
+  };
+
+  const finish = (slot: Slot): Task | null => {
+    const task = slot.task;
+    slot.task = null;
+    slot.worker.unref();
+    return task;
+  };
+
+  const spawn = (): Slot => {
+    const worker = new Worker(workerLocation());
+    const slot: Slot = { worker, task: null };
+    worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
+      const task = finish(slot);
+      const msg = event.data;
+      if (task) {
+        if (msg.ok) task.resolve(msg.result);
+        else task.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
+      }
+      dispatch();
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      // A crashed worker is replaced; only the job it was running fails.
+      const task = finish(slot);
+      slots.splice(slots.indexOf(slot), 1);
+      worker.terminate();
+      task?.reject(new WorkerPoolError(`hash worker failed: ${event.message}`));
+      dispatch();
+    };
+    slots.push(slot);
+    return slot;
+  };
+
+  const submit = <T>(payload: Payload): Promise<T> => {
+    if (closed) return Promise.reject(new WorkerPoolError("worker pool is closed"));
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ payload, resolve: resolve as (v: unknown) => void, reject });
+      dispatch();
+    });
+  };
+
+  // Start every worker now: a worker takes ~50-100 ms to load, which then overlaps the caller's own set-up work.
+  for (let i = 0; i < size; i++) spawn().worker.unref();
+
+  return {
+    writeLayer: (job) => submit<WriteLayerResult>({ kind: "writeLayer", job }),
+    hashFile: (path) => submit<{ digest: Digest; size: number }>({ kind: "hashFile", path }),
+    async close() {
+      closed = true;
+      if (busy()) await new Promise<void>((resolve) => (drained = resolve));
+      for (const slot of slots.splice(0)) slot.worker.terminate();
+    },
+  };
+}
+
+/**
+ * Where the worker entry lives. From source it sits beside src/ in wasm/; inside a `bun build --compile`
+ * binary it must be an extra entry point, which Bun embeds under the entry points' common root and resolves
+ * from a root-relative path (a path relative to this module would point outside the embedded file system).
+ */
+function workerLocation(): string | URL {
+  const here = import.meta.url;
+  if (here.includes("/$bunfs/") || here.includes("~BUN")) return "./wasm/hash-worker.ts";
+  return new URL("../../wasm/hash-worker.ts", here);
+}

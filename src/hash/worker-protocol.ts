@@ -1,0 +1,14 @@
+/** Messages between the pool (src/hash/pool.ts) and its worker (wasm/hash-worker.ts). */
+import type { Digest } from "../oci/digest.ts";
+import type { HashEngine } from "./sha256.ts";
+import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+
+/** A job sent to a worker; `id` pairs it with its reply. */
+export type WorkerRequest =
+  | { id: number; kind: "writeLayer"; engine: HashEngine; job: WriteLayerJob }
+  | { id: number; kind: "hashFile"; engine: HashEngine; path: string };
+
+/** A worker's reply: the job's result, or its error flattened to name and message (Errors do not survive postMessage intact). */
+export type WorkerResponse =
+  | { id: number; ok: true; result: WriteLayerResult | { digest: Digest; size: number } }
+  | { id: number; ok: false; error: { name: string; message: string } };

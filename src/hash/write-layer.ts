@@ -1,0 +1,244 @@
+/** Writes one layer (tar -> optional compression -> file) on the current thread, hashing tar and stored bytes in the same pass. */
+import { open, rm, type FileHandle } from "node:fs/promises";
+import type { Transform } from "node:stream";
+import type { Digest } from "../oci/digest.ts";
+import type { TarEntry } from "../archive/tar-entries.ts";
+import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
+import { createNodeCompressor, looksCompressible, type Compression } from "../archive/compress.ts";
+import { createSha256, type HashEngine, type Sha256 } from "./sha256.ts";
+import { CHUNK_SIZE, releaseChunk, SourceChangedError, takeChunk } from "./read-chunks.ts";
+
+/** What to write: tar entries (files carry `src`), how to store them, and where. */
+export interface WriteLayerJob {
+  entries: TarEntry[];
+  compression: Compression | "auto";
+  level?: number;
+  outPath: string;
+}
+
+/** Digests and sizes of a written layer: `diffId` covers the tar, `digest`/`size` the stored bytes. */
+export interface WriteLayerResult {
+  diffId: Digest;
+  digest: Digest;
+  size: number;
+  tarSize: number;
+  compression: Compression;
+}
+
+/** The codec `auto` picks for compressible data: zstd is faster and smaller than gzip (bench/compress.ts). */
+export const AUTO_CODEC: Exclude<Compression, "none"> = "zstd";
+/** Bytes sampled from the start and from the middle of each source when deciding `auto`. */
+const SAMPLE_SLICE = 32 << 10;
+/** Cap on the sample of one layer, so `auto` stays cheap on layers with many files. */
+const SAMPLE_MAX = 1 << 20;
+/** Compressed output allowed to queue for the disk before the compressor is made to wait. */
+const MAX_QUEUED_OUTPUT = 32 << 20;
+
+/** Writes the layer described by `job`; each source is read once, and partial output is removed on failure. */
+export async function writeLayer(job: WriteLayerJob, engine?: HashEngine): Promise<WriteLayerResult> {
+  const compression = job.compression === "auto" ? await chooseCompression(job.entries) : job.compression;
+  // A fresh file, not a truncated one: ext4 flushes a truncated-and-rewritten file on close (auto_da_alloc).
+  await rm(job.outPath, { force: true });
+  const out = await open(job.outPath, "w");
+  let sink: LayerSink | undefined;
+  try {
+    sink = await createLayerSink(out, compression, job.level, engine);
+    for (const entry of job.entries) {
+      await sink.put(tarHeader(entry));
+      if (entry.type === "file" && entry.size > 0) {
+        await copySource(entry, sink);
+        await sink.put(tarPadding(entry.size));
+      }
+    }
+    await sink.put(TAR_END);
+    const result = await sink.finish();
+    await out.close();
+    return result;
+  } catch (err) {
+    await sink?.abort();
+    await out.close().catch(() => {});
+    await rm(job.outPath, { force: true });
+    throw err;
+  } finally {
+    sink?.release();
+  }
+}
+
+/** "zstd" when a sample of the sources compresses below 90% with gzip level 1, else "none". */
+async function chooseCompression(entries: TarEntry[]): Promise<Compression> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (const entry of entries) {
+    if (entry.type !== "file" || !entry.src || entry.size === 0 || total >= SAMPLE_MAX) continue;
+    const fh = await open(entry.src, "r");
+    try {
+      const offsets = entry.size > 2 * SAMPLE_SLICE ? [0, Math.floor(entry.size / 2)] : [0];
+      for (const offset of offsets) {
+        const buf = new Uint8Array(Math.min(SAMPLE_SLICE, entry.size, SAMPLE_MAX - total));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+        parts.push(buf.subarray(0, bytesRead));
+        total += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return looksCompressible(Buffer.concat(parts)) ? AUTO_CODEC : "none";
+}
+
+/** Streams one source file's bytes into the sink, reading straight into the sink's buffer; checks its size did not change. */
+async function copySource(entry: TarEntry, sink: LayerSink): Promise<void> {
+  if (!entry.src) throw new SourceChangedError(`tar entry "${entry.path}" has no source file`);
+  const fh = await open(entry.src, "r");
+  try {
+    const before = await fh.stat();
+    if (before.size !== entry.size) {
+      throw new SourceChangedError(`source "${entry.src}" is ${before.size} bytes, expected ${entry.size}: it changed since it was planned`);
+    }
+    let offset = 0;
+    while (offset < entry.size) {
+      const { buf, pos, room } = sink.reserve();
+      const want = Math.min(room, entry.size - offset);
+      const { bytesRead } = await fh.read(buf, pos, want, offset);
+      if (bytesRead === 0) throw new SourceChangedError(`source "${entry.src}" shrank while it was read`);
+      offset += bytesRead;
+      sink.commit(bytesRead);
+      await sink.settle();
+    }
+    const after = await fh.stat();
+    if (after.size !== entry.size) throw new SourceChangedError(`source "${entry.src}" changed size while it was read`);
+  } finally {
+    await fh.close();
+  }
+}
+
+interface LayerSink {
+  /** The buffer region where the next tar bytes may be placed directly. */
+  reserve(): { buf: Uint8Array; pos: number; room: number };
+  /** Accepts `n` tar bytes placed at the reserved position. */
+  commit(n: number): void;
+  /** Copies tar bytes in (headers, padding), handing on buffers that fill up. */
+  put(bytes: Uint8Array): Promise<void>;
+  /** Waits while a full buffer is handed on (disk or compressor); call after commit. */
+  settle(): Promise<void>;
+  finish(): Promise<WriteLayerResult>;
+  /** Waits for in-flight I/O after a failure, ignoring its errors. */
+  abort(): Promise<void>;
+  /** Returns the buffers for reuse; only after finish() or abort(). */
+  release(): void;
+}
+
+/**
+ * Double-buffered tar sink: while one 8 MiB buffer is written (or compressed) on another thread,
+ * the next is filled and hashed here. With no compression the tar is the stored blob, so it is hashed once.
+ */
+async function createLayerSink(out: FileHandle, compression: Compression, level: number | undefined, engine?: HashEngine): Promise<LayerSink> {
+  const tarHash = await createSha256(engine);
+  const stored = compression === "none" ? null : await createStoredOutput(out, createNodeCompressor(compression, level), await createSha256(engine));
+  const buffers = [takeChunk(), takeChunk()];
+  let which = 0;
+  let buf = buffers[0]!;
+  let pos = 0;
+  let tarSize = 0;
+  let inFlight: Promise<unknown> = Promise.resolve();
+  let full = false;
+
+  const handOn = async (length: number): Promise<void> => {
+    await inFlight; // the other buffer must be free before we switch to it
+    const chunk = buf.subarray(0, length);
+    inFlight = stored ? stored.write(chunk) : writeAll(out, chunk);
+    which ^= 1;
+    buf = buffers[which]!;
+    pos = 0;
+  };
+
+  const commit = (n: number): void => {
+    tarHash.update(buf.subarray(pos, pos + n));
+    pos += n;
+    tarSize += n;
+    full = pos === CHUNK_SIZE;
+  };
+
+  const settle = async (): Promise<void> => {
+    if (!full) return;
+    full = false;
+    await handOn(CHUNK_SIZE);
+  };
+
+  return {
+    reserve: () => ({ buf, pos, room: CHUNK_SIZE - pos }),
+    commit,
+    async put(bytes) {
+      let from = 0;
+      while (from < bytes.length) {
+        const n = Math.min(bytes.length - from, CHUNK_SIZE - pos);
+        buf.set(bytes.subarray(from, from + n), pos);
+        commit(n);
+        from += n;
+        await settle();
+      }
+    },
+    settle,
+    async finish() {
+      if (pos > 0) await handOn(pos);
+      await inFlight;
+      const diffId = tarHash.digest();
+      if (!stored) return { diffId, digest: diffId, size: tarSize, tarSize, compression };
+      const { digest, size } = await stored.end();
+      return { diffId, digest, size, tarSize, compression };
+    },
+    async abort() {
+      await inFlight.catch(() => {});
+      stored?.destroy();
+    },
+    release: () => buffers.forEach(releaseChunk),
+  };
+}
+
+interface StoredOutput {
+  write(chunk: Uint8Array): Promise<void>;
+  end(): Promise<{ digest: Digest; size: number }>;
+  destroy(): void;
+}
+
+/** Compressor -> (hash, file): output is hashed in order as it appears and appended to the file by a write chain. */
+async function createStoredOutput(out: FileHandle, codec: Transform, hash: Sha256): Promise<StoredOutput> {
+  let size = 0;
+  let queued = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  codec.on("data", (d: Buffer) => {
+    hash.update(d);
+    size += d.length;
+    queued += d.length;
+    chain = chain.then(() => writeAll(out, d)).then(() => void (queued -= d.length));
+    chain.catch((e) => (failure ??= e));
+  });
+  codec.on("error", (e) => (failure ??= e));
+  return {
+    async write(chunk) {
+      await new Promise<void>((resolve, reject) => codec.write(chunk, (err) => (err ? reject(err) : resolve())));
+      if (queued > MAX_QUEUED_OUTPUT) await chain;
+      if (failure) throw failure;
+    },
+    async end() {
+      await new Promise<void>((resolve, reject) => {
+        codec.once("end", resolve);
+        codec.once("error", reject);
+        codec.end();
+      });
+      await chain;
+      if (failure) throw failure;
+      return { digest: hash.digest(), size };
+    },
+    destroy: () => void codec.destroy(),
+  };
+}
+
+async function writeAll(out: FileHandle, chunk: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) {
+    const { bytesWritten } = await out.write(chunk, done, chunk.length - done);
+    done += bytesWritten;
+  }
+}
