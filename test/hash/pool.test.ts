@@ -70,8 +70,8 @@ describe("createWorkerPool", () => {
 
   test("auto compresses text and stores noise as is", async () => {
     const textLayer = await pool.writeLayer({ entries: planTarEntries([files[1]!]), compression: "auto", outPath: join(dir, "auto-text") });
-    expect(textLayer.compression).toBe("zstd");
-    expect(textLayer.diffId).toBe(sha(zstdDecompressSync(readFileSync(join(dir, "auto-text")))));
+    expect(textLayer.compression).toBe("gzip"); // gzip, not zstd: Docker 20.10 cannot pull zstd layers
+    expect(textLayer.diffId).toBe(sha(gunzipSync(readFileSync(join(dir, "auto-text")))));
     const noiseLayer = await pool.writeLayer({ entries: planTarEntries([files[0]!]), compression: "auto", outPath: join(dir, "auto-noise") });
     expect(noiseLayer.compression).toBe("none");
     expect(noiseLayer.digest).toBe(sha(readFileSync(join(dir, "auto-noise"))));
