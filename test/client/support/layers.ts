@@ -24,7 +24,7 @@ export async function makeTar(entries: FakeEntry[]): Promise<Uint8Array> {
     await new Promise<void>((resolve, reject) => {
       const header = { name: e.name, type, mode: e.mode ?? (type === "directory" ? 0o755 : 0o644), linkname: e.linkname, mtime: new Date(946684800000) };
       if (type === "file") p.entry({ ...header, size: content.byteLength }, content, (err) => (err ? reject(err) : resolve()));
-      else p.entry(header, (err) => (err ? reject(err) : resolve())).end();
+      else (p.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as { end(): void }).end();
       if (type !== "file") resolve();
     });
   }

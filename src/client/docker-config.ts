@@ -1,0 +1,120 @@
+/** Registry credentials in Docker's `config.json` (`auths[host].auth` = base64 "user:pass"), shared with `docker login`. */
+import { randomUUID } from "node:crypto";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { DOCKER_HUB } from "../oci/reference.ts";
+
+/** A user name and password (or token) for one registry. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Thrown when config.json exists but cannot be read as Docker's format. */
+export class DockerConfigError extends Error {
+  override name = "DockerConfigError";
+}
+
+/** The key Docker uses for Docker Hub in `auths`. */
+const HUB_KEY = "https://index.docker.io/v1/";
+
+/** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+export function dockerConfigPath(): string {
+  const dir = process.env.DOCKER_CONFIG || join(homedir(), ".docker");
+  return join(dir, "config.json");
+}
+
+/** The `auths` key Docker writes for a registry host. */
+export function toConfigKey(registry: string): string {
+  return registry === DOCKER_HUB || registry === "index.docker.io" || registry === "registry-1.docker.io" ? HUB_KEY : registry;
+}
+
+type ConfigDoc = Record<string, unknown> & { auths?: Record<string, Record<string, unknown>> };
+
+async function readConfig(path: string): Promise<ConfigDoc> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw error;
+  }
+  if (text.trim() === "") return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new DockerConfigError(`${path}: invalid JSON (${(cause as Error).message})`, { cause });
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new DockerConfigError(`${path}: must be a JSON object`);
+  const auths = (doc as ConfigDoc).auths;
+  if (auths !== undefined && (typeof auths !== "object" || auths === null || Array.isArray(auths))) {
+    throw new DockerConfigError(`${path}: "auths" must be an object`);
+  }
+  return doc as ConfigDoc;
+}
+
+/** Decodes one `auths` entry: `auth` (base64 user:pass) or `username`/`password`. */
+export function parseAuthEntry(entry: Record<string, unknown>): Credentials | undefined {
+  if (typeof entry.auth === "string" && entry.auth !== "") {
+    const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon <= 0) return undefined;
+    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  if (typeof entry.username === "string" && typeof entry.password === "string") {
+    return { username: entry.username, password: entry.password };
+  }
+  return undefined;
+}
+
+/** The stored credentials for `registry`, accepting the key spellings Docker has used (bare host, with scheme, with /v1/). */
+export async function readCredentials(registry: string, path = dockerConfigPath()): Promise<Credentials | undefined> {
+  const auths = (await readConfig(path)).auths ?? {};
+  const key = toConfigKey(registry);
+  const candidates = [key, `https://${key}`, `http://${key}`, `https://${key}/v1/`, `http://${key}/v1/`];
+  for (const candidate of candidates) {
+    const entry = auths[candidate];
+    if (entry && typeof entry === "object") {
+      const creds = parseAuthEntry(entry);
+      if (creds) return creds;
+    }
+  }
+  for (const [k, entry] of Object.entries(auths)) {
+    if (k.replace(/^https?:\/\//, "").replace(/\/.*$/, "") === key && entry && typeof entry === "object") {
+      const creds = parseAuthEntry(entry);
+      if (creds) return creds;
+    }
+  }
+  return undefined;
+}
+
+/** Stores credentials for `registry`, keeping every other key of the file intact; the file is 0600. */
+export async function saveCredentials(registry: string, creds: Credentials, path = dockerConfigPath()): Promise<void> {
+  const doc = await readConfig(path);
+  const auths = { ...(doc.auths ?? {}) };
+  auths[toConfigKey(registry)] = { ...(auths[toConfigKey(registry)] ?? {}), auth: Buffer.from(`${creds.username}:${creds.password}`).toString("base64") };
+  await writeConfig(path, { ...doc, auths });
+}
+
+/** Removes the credentials of `registry`; returns false when there were none. */
+export async function removeCredentials(registry: string, path = dockerConfigPath()): Promise<boolean> {
+  const doc = await readConfig(path);
+  const auths = { ...(doc.auths ?? {}) };
+  const key = toConfigKey(registry);
+  const keys = Object.keys(auths).filter((k) => k === key || k.replace(/^https?:\/\//, "").replace(/\/.*$/, "") === key);
+  if (keys.length === 0) return false;
+  for (const k of keys) delete auths[k];
+  await writeConfig(path, { ...doc, auths });
+  return true;
+}
+
+// Temp file + rename so a crash never leaves a truncated config that docker would then refuse.
+async function writeConfig(path: string, doc: ConfigDoc): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}-${randomUUID()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(doc, null, "\t")}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}

@@ -1,0 +1,104 @@
+/**
+ * Writes an image plan as a tar that `docker load` and `podman load` accept: Docker's format
+ * (manifest.json, repositories, config and layer blobs) or an OCI layout (oci-layout,
+ * index.json, blobs/). Streamed from the store's blobs, written to a temp file and renamed.
+ */
+import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
+import type { LayoutStore } from "../content/layout-store.ts";
+import { Annotation } from "../oci/annotations.ts";
+import type { Descriptor } from "../oci/descriptor.ts";
+import { type Digest, digestHex } from "../oci/digest.ts";
+import { MediaType } from "../oci/media-types.ts";
+import { sha256Bytes } from "../hash/sha256.ts";
+import type { ImagePlan } from "./image-plan.ts";
+
+/** Which tar layout to write. */
+export type ArchiveFormat = "docker" | "oci";
+
+type Member = { path: string; bytes: Uint8Array } | { path: string; file: string; size: number };
+
+/** Writes `plan` to `file` named `repoTag` (e.g. `127.0.0.1:5000/model:v1--0.0.1.1`). */
+export async function writeImageArchive(file: string, store: LayoutStore, plan: ImagePlan, repoTag: string, format: ArchiveFormat): Promise<void> {
+  const layers = [...plan.baseLayers, ...plan.allotments];
+  const blobMember = (d: Descriptor): Member => ({ path: `blobs/sha256/${digestHex(d.digest)}`, file: store.blobPath(d.digest), size: d.size });
+  const configDigest = sha256Bytes(plan.configBytes);
+  const members: Member[] = [
+    { path: "blobs/", bytes: new Uint8Array() },
+    { path: "blobs/sha256/", bytes: new Uint8Array() },
+    { path: `blobs/sha256/${digestHex(configDigest)}`, bytes: plan.configBytes },
+  ];
+  const seen = new Set<Digest>([configDigest]);
+  for (const l of layers) {
+    if (seen.has(l.digest)) continue;
+    seen.add(l.digest);
+    members.push(blobMember(l));
+  }
+  const json = (doc: unknown) => new TextEncoder().encode(JSON.stringify(doc));
+  if (format === "docker") {
+    const colon = repoTag.lastIndexOf(":");
+    const [repo, tag] = colon > repoTag.lastIndexOf("/") ? [repoTag.slice(0, colon), repoTag.slice(colon + 1)] : [repoTag, "latest"];
+    const last = layers[layers.length - 1];
+    members.push({
+      path: "manifest.json",
+      bytes: json([{ Config: `blobs/sha256/${digestHex(configDigest)}`, RepoTags: [`${repo}:${tag}`], Layers: layers.map((l) => `blobs/sha256/${digestHex(l.digest)}`) }]),
+    });
+    if (last) members.push({ path: "repositories", bytes: json({ [repo]: { [tag]: digestHex(last.digest) } }) });
+  } else {
+    const manifestDigest = sha256Bytes(plan.manifestBytes);
+    members.push({ path: `blobs/sha256/${digestHex(manifestDigest)}`, bytes: plan.manifestBytes });
+    const tag = repoTag.slice(repoTag.lastIndexOf(":") + 1);
+    const index = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [
+        {
+          mediaType: plan.manifest.mediaType ?? MediaType.ociManifest,
+          digest: manifestDigest,
+          size: plan.manifestBytes.byteLength,
+          platform: plan.platform,
+          // containerd and Docker read the full name; podman and skopeo the short tag.
+          annotations: { [Annotation.refName]: tag, "io.containerd.image.name": repoTag },
+        },
+      ],
+    };
+    members.push({ path: "oci-layout", bytes: json({ imageLayoutVersion: "1.0.0" }) }, { path: "index.json", bytes: json(index) });
+  }
+  await writeTar(file, members);
+}
+
+async function writeTar(file: string, members: Member[]): Promise<void> {
+  const target = resolve(file);
+  const tmp = join(dirname(target), `.${randomUUID()}.tar.tmp`);
+  const out = createWriteStream(tmp);
+  const write = async (chunk: Uint8Array) => {
+    if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+  };
+  try {
+    for (const m of members) {
+      const isDir = m.path.endsWith("/");
+      const size = "bytes" in m ? m.bytes.byteLength : m.size;
+      await write(tarHeader({ path: m.path, type: isDir ? "dir" : "file", mode: isDir ? 0o755 : 0o644, size }));
+      if ("bytes" in m) await write(m.bytes);
+      else {
+        let written = 0;
+        for await (const chunk of Bun.file(m.file).stream()) {
+          written += chunk.byteLength;
+          await write(chunk);
+        }
+        if (written !== size) throw new Error(`blob ${m.file} has ${written} bytes, its descriptor says ${size}`);
+      }
+      await write(tarPadding(size));
+    }
+    await write(TAR_END);
+    await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+    await rename(tmp, target);
+  } catch (error) {
+    out.destroy();
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Turns one platform image and an optional selection into what a pull or export needs: the
+ * resulting manifest and config (the partition, client-side, or the image as it is) and its
+ * layers split into base layers and allotment layers. Works the same for remote and local images.
+ */
+import type { BlobSource, PlatformImage } from "../content/image-graph.ts";
+import type { ImageConfig } from "../oci/config.ts";
+import type { Descriptor, Platform } from "../oci/descriptor.ts";
+import type { Digest } from "../oci/digest.ts";
+import type { ImageManifest } from "../oci/manifest.ts";
+import type { Rect } from "../oci/partition-suffix.ts";
+import { sha256Bytes } from "../hash/sha256.ts";
+import { isNativeField, readNativeField } from "../field/native-format.ts";
+import { type ResolvedCell, partitionNative, partitionReference } from "../field/partition.ts";
+import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
+import { selectNonEmpty } from "../field/field.ts";
+import { runBounded } from "./parallel.ts";
+
+/** What a pull or export writes: the (partitioned) image and its layers in order. */
+export interface ImagePlan {
+  platform: Platform;
+  manifest: ImageManifest;
+  manifestBytes: Uint8Array;
+  config: ImageConfig;
+  configBytes: Uint8Array;
+  /** "native", "reference" (the reference implementation's field blob) or "plain" (no field). */
+  fieldFormat: "native" | "reference" | "plain";
+  baseLayers: Descriptor[];
+  /** The allotment layers of the selection (all of them without one), row-major. */
+  allotments: Descriptor[];
+}
+
+/** Thrown when a partition or allotment files are asked of an image without a field. */
+export class NotAFieldError extends Error {
+  override name = "NotAFieldError";
+}
+
+/** Size and media type of a reference-field allotment blob (which the field blob does not record). */
+export type StatBlob = (digest: Digest) => Promise<{ size: number; mediaType: string }>;
+
+/** Plans the image for `rects` (undefined: the whole image). */
+export async function planImage(
+  source: BlobSource,
+  image: PlatformImage,
+  rects: Rect[] | undefined,
+  statBlob: StatBlob,
+  jobs = 4,
+): Promise<ImagePlan> {
+  const { manifest, config } = image;
+  const common = { platform: image.platform };
+  if (isNativeField(manifest)) {
+    const result = rects ? partitionNative(manifest, config, rects, { sha256: sha256Bytes }) : undefined;
+    const m = result?.manifest ?? manifest;
+    const c = result?.config ?? config;
+    const { baseLayerCount } = readNativeField(m, c);
+    return {
+      ...common,
+      manifest: m,
+      manifestBytes: result?.manifestBytes ?? image.manifestBytes,
+      config: c,
+      configBytes: result?.configBytes ?? image.configBytes,
+      fieldFormat: "native",
+      baseLayers: m.layers.slice(0, baseLayerCount),
+      allotments: m.layers.slice(baseLayerCount),
+    };
+  }
+  const fieldAt = findReferenceFieldLayer(manifest);
+  if (fieldAt >= 0) {
+    const cells = parseReferenceField(await source.readBlob(manifest.layers[fieldAt]!.digest, MAX_FIELD_BLOB_BYTES));
+    const chosen = rects ? selectNonEmpty(cells, rects) : cells;
+    const resolved: ResolvedCell[] = await runBounded(chosen, jobs, async (c) => ({ ...c, ...(await statBlob(c.digest)) }));
+    const baseLayers = manifest.layers.filter((_, i) => i !== fieldAt);
+    const allotmentLayers = (cells: ResolvedCell[]): Descriptor[] => cells.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.size }));
+    if (!rects) {
+      return { ...common, manifest, manifestBytes: image.manifestBytes, config, configBytes: image.configBytes, fieldFormat: "reference", baseLayers, allotments: allotmentLayers(resolved) };
+    }
+    const result = partitionReference(manifest, config, resolved, rects, { sha256: sha256Bytes });
+    return {
+      ...common,
+      manifest: result.manifest,
+      manifestBytes: result.manifestBytes,
+      config: result.config,
+      configBytes: result.configBytes,
+      fieldFormat: "reference",
+      baseLayers,
+      allotments: result.manifest.layers.slice(baseLayers.length),
+    };
+  }
+  if (rects) throw new NotAFieldError("the image has no 2DFS field, so it has no partitions; drop the --x1.y1.x2.y2 suffix");
+  return { ...common, manifest, manifestBytes: image.manifestBytes, config, configBytes: image.configBytes, fieldFormat: "plain", baseLayers: manifest.layers, allotments: [] };
+}

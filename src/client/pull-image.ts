@@ -1,0 +1,133 @@
+/**
+ * `2dfs pull`: resolves a reference (with an optional partition) client-side against any
+ * registry, downloads only the blobs the chosen format needs (in parallel, resumable, cached in
+ * the local store), and writes files, a root filesystem or an OCI layout into a folder, all
+ * staged beside it and moved in only when everything is verified.
+ */
+import { rm } from "node:fs/promises";
+import { type PlatformImage, loadImage } from "../content/image-graph.ts";
+import type { LayoutStore } from "../content/layout-store.ts";
+import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../oci/descriptor.ts";
+import type { Digest } from "../oci/digest.ts";
+import { ociLayerMediaType } from "../oci/media-types.ts";
+import { toPartitionSuffix } from "../oci/partition-suffix.ts";
+import { type ImageReference, parseReference, toFamiliarString } from "../oci/reference.ts";
+import { detectCompression } from "../archive/compress.ts";
+import { sha256Bytes } from "../hash/sha256.ts";
+import { downloadBlobToStore } from "./blob-download.ts";
+import { createCachingSource } from "./caching-source.ts";
+import { ImageNotFoundError } from "./errors.ts";
+import { hostPlatform } from "./host-platform.ts";
+import { type ImagePlan, NotAFieldError, planImage } from "./image-plan.ts";
+import { writeOciLayout } from "./oci-layout-writer.ts";
+import { runBounded } from "./parallel.ts";
+import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
+import { createRemoteBlobSource } from "./remote-blob-source.ts";
+import { commitStagingDir, createStagingDir } from "./replace-dir.ts";
+import { extractLayerFile } from "./safe-extract.ts";
+import { recordSeen } from "./seen-repos.ts";
+import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
+
+/** What a pull writes into its folder. */
+export type PullFormat = "files" | "rootfs" | "oci";
+
+/** Options of a pull. */
+export interface PullOptions {
+  dir: string;
+  format?: PullFormat;
+  /** Default: this machine's platform. */
+  platform?: Platform;
+  store: LayoutStore;
+  jobs?: number;
+  observer?: TransferObserver;
+  /** An existing client (tests, or a caller pulling many images from one registry). */
+  client?: RegistryClient;
+}
+
+/** What a pull did. */
+export interface PullResult {
+  /** Digest of the manifest written or extracted (the partition's when one was asked for). */
+  manifestDigest: Digest;
+  platform: Platform;
+  layers: number;
+  downloaded: number;
+  cached: number;
+}
+
+/** Pulls `ref` into `opts.dir`. */
+export async function pullImage(ref: string | ImageReference, opts: PullOptions): Promise<PullResult> {
+  const reference = typeof ref === "string" ? parseReference(ref) : ref;
+  const format = opts.format ?? "files";
+  const jobs = opts.jobs ?? 4;
+  const observer = opts.observer ?? silentObserver;
+  const client = opts.client ?? (await createRegistryClient({ registry: reference.registry }));
+  const repo = reference.repository;
+  const store = opts.store;
+  const counts = { downloaded: 0, cached: 0 };
+  const fetchBlob = async (blob: { digest: Digest; size?: number }): Promise<void> => {
+    const how = await downloadBlobToStore(client, repo, blob, store, observer);
+    counts[how]++;
+    await recordSeen(store, blob.digest, client.registry, repo);
+  };
+
+  const root = await client.getManifest(repo, reference.digest ?? reference.tag ?? "latest");
+  await store.putBlob(root.parsed.bytes);
+  const source = createCachingSource(store, createRemoteBlobSource(client, repo));
+  const image = choosePlatform(await loadImage(source, root.descriptor).then((l) => l.platforms), opts.platform, reference);
+
+  // Reference fields do not record allotment sizes or media types: fetch the blob and look.
+  const statBlob = async (digest: Digest) => {
+    await fetchBlob({ digest });
+    const size = (await store.blobSize(digest)) ?? 0;
+    const head = new Uint8Array(await Bun.file(store.blobPath(digest)).slice(0, 4).arrayBuffer());
+    return { size, mediaType: ociLayerMediaType(detectCompression(head)) };
+  };
+  const plan = await planImage(source, image, reference.rects, statBlob, jobs);
+  if (format === "files" && plan.fieldFormat === "plain") {
+    throw new NotAFieldError(`${toFamiliarString(reference)} is not a 2DFS image, so it has no allotment files; use --format rootfs`);
+  }
+  const layers = format === "files" ? plan.allotments : [...plan.baseLayers, ...plan.allotments];
+  const unique = new Map<Digest, Descriptor>();
+  for (const l of layers) unique.set(l.digest, l);
+  await runBounded([...unique.values()], jobs, (l) => fetchBlob({ digest: l.digest, size: l.size }));
+
+  const staging = await createStagingDir(opts.dir);
+  try {
+    if (format === "oci") {
+      const refName = `${reference.tag ?? "latest"}${reference.rects ? toPartitionSuffix(reference.rects) : ""}`;
+      await writeOciLayout(staging, store, plan, refName);
+    } else {
+      for (const layer of layers) {
+        await extractLayerFile(store.blobPath(layer.digest), staging, {
+          allowAbsoluteSymlinks: format === "rootfs",
+          layerName: `layer ${layer.digest}`,
+        });
+      }
+    }
+    await commitStagingDir(staging, opts.dir);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    manifestDigest: manifestDigestOf(plan),
+    platform: plan.platform,
+    layers: layers.length,
+    ...counts,
+  };
+}
+
+function manifestDigestOf(plan: ImagePlan): Digest {
+  return sha256Bytes(plan.manifestBytes);
+}
+
+/** The platform image to pull: the one matching `wanted` (default: this machine), or the only one. */
+export function choosePlatform(platforms: PlatformImage[], wanted: Platform | undefined, reference: ImageReference): PlatformImage {
+  if (platforms.length === 1 && !wanted) return platforms[0]!;
+  const target = wanted ?? hostPlatform();
+  const match = platforms.find((p) => platformMatches(p.platform, target));
+  if (match) return match;
+  throw new ImageNotFoundError(
+    `${toFamiliarString(reference)} has no image for ${toPlatformString(target)} (it has ${platforms.map((p) => toPlatformString(p.platform)).join(", ") || "none"}); choose one with --platform`,
+  );
+}

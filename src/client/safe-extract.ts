@@ -1,0 +1,202 @@
+/**
+ * Extracts layer tars into a folder that 2dfs created for this pull, never writing outside it:
+ * `..` and absolute names, device files and FIFOs are refused, links are checked, and every
+ * path is resolved inside the root the way a chroot would (symlinks included), so no entry can
+ * be written through a symlink to somewhere else. Whiteouts (`.wh.NAME`, `.wh..wh..opq`) apply
+ * to what earlier layers extracted into the same root.
+ */
+import { createWriteStream } from "node:fs";
+import { chmod, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { type Extract, extract as createTarExtract } from "tar-stream";
+import { createDecompressor, detectCompression } from "../archive/compress.ts";
+import { UnsafeEntryError } from "./errors.ts";
+
+/** How strict extraction is about link targets. */
+export interface ExtractOptions {
+  /** In a root filesystem absolute symlinks are normal (they resolve inside the container); for plain files they are refused. */
+  allowAbsoluteSymlinks: boolean;
+  /** Names the layer in error messages. */
+  layerName: string;
+}
+
+/** Counts of what a layer put on disk. */
+export interface ExtractStats {
+  files: number;
+  bytes: number;
+}
+
+type TarEntry = Extract extends AsyncIterable<infer S> ? S : never;
+
+const MAX_SYMLINK_HOPS = 40;
+const OPAQUE = ".wh..wh..opq";
+const WHITEOUT = ".wh.";
+
+/** The normalised relative path of a tar entry name, or an UnsafeEntryError. */
+export function toSafeEntryPath(name: string, layerName: string): string {
+  if (name.includes("\0")) throw new UnsafeEntryError(`${layerName}: entry name contains a NUL byte`);
+  if (name.startsWith("/")) throw new UnsafeEntryError(`${layerName}: entry "${name}" has an absolute path`);
+  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) throw new UnsafeEntryError(`${layerName}: entry "${name}" leads outside the target folder ("..")`);
+  return parts.join("/");
+}
+
+/**
+ * Resolves a relative path inside `root` as a chroot would: symlinks met on the way are
+ * followed, absolute targets start again at `root`, and `..` never climbs above it. The last
+ * component is followed only when `followLast` is set.
+ */
+export async function resolveInRoot(root: string, rel: string, followLast: boolean): Promise<string> {
+  let pending = rel.split("/").filter((p) => p !== "" && p !== ".");
+  const done: string[] = [];
+  let hops = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const candidate = join(root, ...done, part);
+    const isLast = pending.length === 0;
+    const info = await lstat(candidate).catch(() => undefined);
+    if (info?.isSymbolicLink() && (!isLast || followLast)) {
+      if (++hops > MAX_SYMLINK_HOPS) throw new UnsafeEntryError(`too many levels of symbolic links under "${rel}"`);
+      const target = await readlink(candidate);
+      if (target.startsWith("/")) done.length = 0;
+      pending = [...target.split("/").filter((p) => p !== "" && p !== "."), ...pending];
+      continue;
+    }
+    done.push(part);
+  }
+  return join(root, ...done);
+}
+
+/** True when a relative symlink target, seen from the link's folder, stays inside the root. */
+export function symlinkStaysInside(entryPath: string, target: string): boolean {
+  // Count depth by hand: path.normalize would silently clamp "/.." to "/" and hide the escape.
+  let depth = entryPath.split("/").length - 1;
+  for (const part of target.split("/")) {
+    if (part === "" || part === ".") continue;
+    depth += part === ".." ? -1 : 1;
+    if (depth < 0) return false;
+  }
+  return true;
+}
+
+/** Extracts one layer blob (compression detected from its first bytes) into `root`. */
+export async function extractLayerFile(path: string, root: string, opts: ExtractOptions): Promise<ExtractStats> {
+  const head = new Uint8Array(await Bun.file(path).slice(0, 4).arrayBuffer());
+  const stream = createDecompressor(detectCompression(head))(Bun.file(path).stream());
+  return extractTarStream(stream, root, opts);
+}
+
+/** Extracts an uncompressed tar stream into `root` (which must be a folder this process owns). */
+export async function extractTarStream(stream: ReadableStream<Uint8Array>, root: string, opts: ExtractOptions): Promise<ExtractStats> {
+  const extract = createTarExtract();
+  // Feed the parser by hand: a source error (a truncated or corrupt stream) must fail the loop below.
+  const pump = (async () => {
+    try {
+      for await (const chunk of stream) {
+        if (!extract.write(chunk)) await new Promise<void>((resolve) => extract.once("drain", () => resolve()));
+      }
+      (extract as unknown as { end(): void }).end();
+    } catch (error) {
+      extract.destroy(error as Error);
+    }
+  })();
+  const stats: ExtractStats = { files: 0, bytes: 0 };
+  const dirModes: [string, number][] = [];
+  try {
+    for await (const entry of extract) {
+      await applyEntry(entry, root, opts, stats, dirModes);
+    }
+  } catch (error) {
+    extract.destroy();
+    await stream.cancel().catch(() => {});
+    throw error;
+  }
+  await pump;
+  // Modes last, deepest first, so a read-only folder did not block its own children.
+  for (const [dir, mode] of dirModes.reverse()) await chmod(dir, mode).catch(() => {});
+  return stats;
+}
+
+async function applyEntry(entry: TarEntry, root: string, opts: ExtractOptions, stats: ExtractStats, dirModes: [string, number][]): Promise<void> {
+  const h = entry.header;
+  const rel = toSafeEntryPath(h.name, opts.layerName);
+  const type = h.type ?? "file";
+  if (rel === "") {
+    entry.resume();
+    return;
+  }
+  const base = posix.basename(rel);
+  const parentRel = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
+  if (type === "character-device" || type === "block-device" || type === "fifo") {
+    entry.resume();
+    throw new UnsafeEntryError(`${opts.layerName}: entry "${h.name}" is a ${type}; device files and FIFOs are refused`);
+  }
+  const parent = await resolveInRoot(root, parentRel, true);
+  if (base.startsWith(WHITEOUT)) {
+    entry.resume();
+    if (base === OPAQUE) {
+      const names = await readdir(parent).catch(() => [] as string[]);
+      for (const n of names) await rm(join(parent, n), { recursive: true, force: true });
+    } else {
+      const hidden = base.slice(WHITEOUT.length);
+      if (hidden === "" || hidden === "." || hidden === "..") throw new UnsafeEntryError(`${opts.layerName}: invalid whiteout "${h.name}"`);
+      await rm(join(parent, hidden), { recursive: true, force: true });
+    }
+    return;
+  }
+  await mkdir(parent, { recursive: true });
+  const target = join(parent, base);
+  const existing = await lstat(target).catch(() => undefined);
+  const mode = (h.mode ?? 0o644) & 0o777;
+
+  if (type === "directory") {
+    entry.resume();
+    if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
+    if (!existing?.isDirectory()) await mkdir(target, { mode: 0o755 });
+    dirModes.push([target, mode | 0o700]);
+    return;
+  }
+  // Never write through what is there: a symlink in the way is replaced, not followed.
+  if (existing) await rm(target, { recursive: true, force: true });
+
+  if (type === "symlink") {
+    entry.resume();
+    const to = h.linkname ?? "";
+    if (to === "" || to.includes("\0")) throw new UnsafeEntryError(`${opts.layerName}: symlink "${h.name}" has no valid target`);
+    if (to.startsWith("/") ? !opts.allowAbsoluteSymlinks : !symlinkStaysInside(rel, to)) {
+      throw new UnsafeEntryError(`${opts.layerName}: symlink "${h.name}" -> "${to}" points outside the target folder`);
+    }
+    await symlink(to, target);
+    stats.files++;
+    return;
+  }
+  if (type === "link") {
+    entry.resume();
+    const linkRel = toSafeEntryPath(h.linkname ?? "", opts.layerName);
+    const source = await resolveInRoot(root, linkRel, false);
+    const info = await lstat(source).catch(() => undefined);
+    if (!info?.isFile()) {
+      throw new UnsafeEntryError(`${opts.layerName}: hard link "${h.name}" -> "${h.linkname}" does not name a file extracted before it`);
+    }
+    await link(source, target);
+    stats.files++;
+    return;
+  }
+  if (type !== "file" && type !== "contiguous-file") {
+    entry.resume();
+    throw new UnsafeEntryError(`${opts.layerName}: entry "${h.name}" has the unsupported type ${type}`);
+  }
+  const out = createWriteStream(target, { mode });
+  for await (const chunk of entry as AsyncIterable<Uint8Array>) {
+    stats.bytes += chunk.byteLength;
+    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await chmod(target, mode);
+  if (h.mtime) await utimes(target, h.mtime, h.mtime).catch(() => {});
+  stats.files++;
+}

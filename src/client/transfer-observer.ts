@@ -1,0 +1,17 @@
+/** What blob transfers report, so one reporter can draw progress for pull and push alike. */
+import type { Digest } from "../oci/digest.ts";
+
+/** How a blob ended up where it is needed. */
+export type TransferOutcome = "downloaded" | "cached" | "uploaded" | "exists" | "mounted";
+
+/** Receives transfer events; every method is optional to implement (see `silentObserver`). */
+export interface TransferObserver {
+  /** A transfer starts: `total` when known, `already` bytes kept from an earlier, interrupted attempt. */
+  start(digest: Digest, total: number | undefined, already: number): void;
+  /** `bytes` more bytes went over the wire. */
+  advance(digest: Digest, bytes: number): void;
+  done(digest: Digest, outcome: TransferOutcome, size: number): void;
+}
+
+/** An observer that ignores everything. */
+export const silentObserver: TransferObserver = { start() {}, advance() {}, done() {} };

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { partialPath } from "../../src/client/blob-download.ts";
+import { uploadBlob } from "../../src/client/blob-upload.ts";
+import { DigestMismatchError } from "../../src/client/errors.ts";
+import { pullImage } from "../../src/client/pull-image.ts";
+import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
+import { createLayoutStore } from "../../src/content/layout-store.ts";
+import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
+import { type TestImage, buildFieldImage, pushTestImage } from "./support/images.ts";
+import { sha256 } from "./support/layers.ts";
+import { startProxy, truncatedResponse } from "./support/proxy.ts";
+
+let registry: RunningRegistry;
+let direct: RegistryClient;
+let work: string;
+let image: TestImage;
+let big: TestImage["allotments"][number];
+
+beforeAll(async () => {
+  registry = await startDistribution();
+  direct = await createRegistryClient({ registry: registry.host, credentials: null });
+  work = await mkdtemp(join(tmpdir(), "2dfs-faults-"));
+  // Incompressible content so the blob is large and cutting it halfway is meaningful.
+  image = await buildFieldImage({ rows: 1, cols: 2, format: "native", gzip: false, extra: randomBytes(600_000).toString("base64") });
+  big = image.allotments[0]!;
+  await pushTestImage(direct, "faults/img", "v1", image);
+});
+
+afterAll(async () => {
+  await registry.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+const isBlobGet = (req: Request, url: URL, digest: string) => req.method === "GET" && url.pathname.endsWith(`/blobs/${digest}`);
+
+describe("faults injected between client and registry", () => {
+  test("a corrupted blob fails the pull with a digest error and leaves the folder unchanged", async () => {
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (!isBlobGet(req, url, big.layer.digest)) return forward(req);
+      const bytes = new Uint8Array(big.layer.bytes);
+      bytes[bytes.length >> 1]! ^= 0xff;
+      return new Response(bytes, { headers: { "content-type": "application/octet-stream" } });
+    });
+    try {
+      const store = await createLayoutStore(join(work, "store-corrupt"));
+      const dir = join(work, "corrupt-out");
+      await mkdir(dir);
+      await writeFile(join(dir, "keep.txt"), "mine\n");
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+      const error = await pullImage(`${proxy.host}/faults/img:v1--0.0.0.1`, { dir, store, client }).catch((e) => e);
+      expect(error).toBeInstanceOf(DigestMismatchError);
+      expect(await readdir(dir)).toEqual(["keep.txt"]);
+      expect(await store.hasBlob(big.layer.digest)).toBe(false);
+      expect(await stat(partialPath(store, big.layer.digest)).catch(() => "gone")).toBe("gone");
+      expect((await readdir(work)).filter((n) => n.startsWith(".corrupt-out"))).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test("a pull cut halfway and run again transfers only the missing bytes", async () => {
+    let cut = true;
+    const ranges: (string | null)[] = [];
+    let served = 0;
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (!isBlobGet(req, url, big.layer.digest)) return forward(req);
+      ranges.push(req.headers.get("range"));
+      if (cut) return truncatedResponse(big.layer.bytes, big.layer.size >> 1, { "content-type": "application/octet-stream" });
+      const res = await forward(req);
+      const counted = res.body!.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            served += chunk.byteLength;
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      return new Response(counted, { status: res.status, headers: res.headers });
+    });
+    try {
+      const store = await createLayoutStore(join(work, "store-resume"));
+      const dir = join(work, "resume-out");
+      const noRetry = await createRegistryClient({ registry: proxy.host, credentials: null, retry: { retries: 0 } });
+      await expect(pullImage(`${proxy.host}/faults/img:v1--0.0.0.0`, { dir, store, client: noRetry })).rejects.toThrow();
+      expect(await stat(dir).catch(() => "missing")).toBe("missing");
+      const kept = (await stat(partialPath(store, big.layer.digest))).size;
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(big.layer.size);
+
+      cut = false;
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+      await pullImage(`${proxy.host}/faults/img:v1--0.0.0.0`, { dir, store, client });
+      expect(ranges.at(-1)).toBe(`bytes=${kept}-`);
+      expect(served).toBe(big.layer.size - kept);
+      const content = await readFile(join(dir, "data/r0c0.txt"), "utf8");
+      expect(content).toBe(big.files["data/r0c0.txt"]!);
+      expect(await store.hasBlob(big.layer.digest)).toBe(true);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test("a chunked upload cut mid-chunk resumes from the registry's upload status, sending each byte once", async () => {
+    let patches = 0;
+    let forwardedBytes = 0;
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (req.method !== "PATCH") return forward(req);
+      patches++;
+      // The second chunk never reaches the registry: the connection "drops" on the way.
+      if (patches === 2) {
+        await req.arrayBuffer();
+        return new Response("bad gateway", { status: 502 });
+      }
+      forwardedBytes += Number(req.headers.get("content-length"));
+      return forward(req);
+    });
+    try {
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null, retry: { baseDelayMs: 10 } });
+      const bytes = new Uint8Array(randomBytes(300_000));
+      const digest = sha256(bytes);
+      const how = await uploadBlob(client, "faults/upload", { digest, size: bytes.byteLength }, new Blob([bytes]), { monolithicMax: 1000, chunkSize: 64 * 1024 });
+      expect(how).toBe("uploaded");
+      expect(forwardedBytes).toBe(bytes.byteLength);
+      expect(patches).toBe(Math.ceil(bytes.byteLength / (64 * 1024)) + 1);
+      expect(await direct.readBlob("faults/upload", digest, 1 << 20)).toEqual(bytes);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test("a chunked upload whose answer was lost still completes with the right content", async () => {
+    let patches = 0;
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (req.method !== "PATCH") return forward(req);
+      const res = await forward(req);
+      if (++patches === 3) return new Response("lost", { status: 502 });
+      return res;
+    });
+    try {
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null, retry: { baseDelayMs: 10 } });
+      const bytes = new Uint8Array(randomBytes(200_000));
+      const digest = sha256(bytes);
+      await uploadBlob(client, "faults/upload2", { digest, size: bytes.byteLength }, new Blob([bytes]), { monolithicMax: 1000, chunkSize: 64 * 1024 });
+      expect(await direct.readBlob("faults/upload2", digest, 1 << 20)).toEqual(bytes);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test("bearer token flow: the token is fetched for the repository's pull scope and used", async () => {
+    const scopes: string[] = [];
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (url.pathname === "/token") {
+        scopes.push(...url.searchParams.getAll("scope"));
+        return Response.json({ token: `t-${url.searchParams.getAll("scope").join(",")}`, expires_in: 300 });
+      }
+      const auth = req.headers.get("authorization") ?? "";
+      if (!auth.startsWith("Bearer t-repository:faults/img:pull")) {
+        return new Response("{}", {
+          status: 401,
+          headers: { "www-authenticate": `Bearer realm="http://${new URL(req.url).host}/token",service="test",scope="repository:faults/img:pull"` },
+        });
+      }
+      return forward(req);
+    });
+    try {
+      const store = await createLayoutStore(join(work, "store-bearer"));
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+      await pullImage(`${proxy.host}/faults/img:v1--0.1.0.1`, { dir: join(work, "bearer-out"), store, client });
+      expect(scopes).toEqual(["repository:faults/img:pull"]);
+      expect(Object.keys(image.allotments[1]!.files).length).toBeGreaterThan(0);
+      for (const [path, content] of Object.entries(image.allotments[1]!.files)) {
+        expect(await readFile(join(work, "bearer-out", path), "utf8")).toBe(content);
+      }
+    } finally {
+      proxy.stop();
+    }
+  });
+});
