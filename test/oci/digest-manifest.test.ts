@@ -7,8 +7,8 @@ import { MAX_MANIFEST_BYTES, parseManifest } from "../../src/oci/manifest.ts";
 import { MediaType } from "../../src/oci/media-types.ts";
 import { OciError } from "../../src/oci/errors.ts";
 
-const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
-const D = `sha256:${"b".repeat(64)}`;
+const enc = (v: unknown): Uint8Array<ArrayBuffer> => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+const D = `sha256:${"b".repeat(64)}` as const;
 const desc = (mediaType: string, extra = {}) => ({ mediaType, digest: D, size: 10, ...extra });
 
 describe("digests", () => {

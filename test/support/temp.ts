@@ -10,7 +10,7 @@ export async function makeTempDir(prefix = "2dfs-test-"): Promise<{ dir: string;
 }
 
 /** Deterministic pseudo-random bytes (xorshift32): the same seed gives the same file everywhere. */
-export function seededBytes(size: number, seed: number): Uint8Array {
+export function seededBytes(size: number, seed: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < size; i++) {
