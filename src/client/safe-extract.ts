@@ -8,8 +8,8 @@
 import { createWriteStream } from "node:fs";
 import { chmod, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { type Extract, extract as createTarExtract } from "tar-stream";
 import { createDecompressor, detectCompression } from "../archive/compress.ts";
+import { parseTarStream, type TarStreamEntry as TarEntry } from "../archive/tar-reader.ts";
 import { UnsafeEntryError } from "./errors.ts";
 
 /** How strict extraction is about link targets. */
@@ -25,8 +25,6 @@ export interface ExtractStats {
   files: number;
   bytes: number;
 }
-
-type TarEntry = Extract extends AsyncIterable<infer S> ? S : never;
 
 const MAX_SYMLINK_HOPS = 40;
 const OPAQUE = ".wh..wh..opq";
@@ -92,30 +90,18 @@ export async function extractLayerFile(path: string, root: string, opts: Extract
 
 /** Extracts an uncompressed tar stream into `root` (which must be a folder this process owns). */
 export async function extractTarStream(stream: ReadableStream<Uint8Array>, root: string, opts: ExtractOptions): Promise<ExtractStats> {
-  const extract = createTarExtract();
-  // Feed the parser by hand: a source error (a truncated or corrupt stream) must fail the loop below.
-  const pump = (async () => {
-    try {
-      for await (const chunk of stream) {
-        if (!extract.write(chunk)) await new Promise<void>((resolve) => extract.once("drain", () => resolve()));
-      }
-      (extract as unknown as { end(): void }).end();
-    } catch (error) {
-      extract.destroy(error as Error);
-    }
-  })();
+  const tar = parseTarStream(stream);
   const stats: ExtractStats = { files: 0, bytes: 0 };
   const dirModes: [string, number][] = [];
   try {
-    for await (const entry of extract) {
+    for await (const entry of tar.entries) {
       await applyEntry(entry, root, opts, stats, dirModes);
     }
   } catch (error) {
-    extract.destroy();
-    await stream.cancel().catch(() => {});
+    tar.abort();
     throw error;
   }
-  await pump;
+  await tar.finished;
   // Modes last, deepest first, so a read-only folder did not block its own children.
   for (const [dir, mode] of dirModes.reverse()) await chmod(dir, mode).catch(() => {});
   return stats;
