@@ -41,16 +41,26 @@ export function readNativeField(manifest: ImageManifest, config: ImageConfig): {
       `config lists ${diffIds.length} diff_ids but the manifest has ${manifest.layers.length} layers`,
     );
   }
+  const cells = readCells(manifest);
   const baseLayerCount = manifest.layers.findIndex(isAllotmentLayer);
-  const firstAllotment = baseLayerCount < 0 ? manifest.layers.length : baseLayerCount;
+  const firstAllotment =
+    baseLayerCount >= 0 ? baseLayerCount : cells ? manifest.layers.length - cells.length : manifest.layers.length;
+  if (firstAllotment < 0) {
+    throw new FieldFormatError(`${Annotation.tdfsCells} lists ${cells!.length} cells but the manifest has ${manifest.layers.length} layers`);
+  }
   const allotments: Allotment[] = [];
   for (let i = firstAllotment; i < manifest.layers.length; i++) {
     const layer = manifest.layers[i]!;
-    if (!isAllotmentLayer(layer)) {
+    let row: number;
+    let col: number;
+    if (isAllotmentLayer(layer)) {
+      row = parseCoordinate(layer.annotations![Annotation.tdfsRow], Annotation.tdfsRow, i);
+      col = parseCoordinate(layer.annotations![Annotation.tdfsCol], Annotation.tdfsCol, i);
+    } else if (cells && baseLayerCount < 0) {
+      ({ row, col } = cells[i - firstAllotment]!);
+    } else {
       throw new FieldFormatError(`layers[${i}] has no allotment coordinates but follows allotment layers`);
     }
-    const row = parseCoordinate(layer.annotations![Annotation.tdfsRow], Annotation.tdfsRow, i);
-    const col = parseCoordinate(layer.annotations![Annotation.tdfsCol], Annotation.tdfsCol, i);
     const allotment: Allotment = { row, col, layer, diffId: diffIds[i]! };
     const previous = allotments[allotments.length - 1];
     if (previous) {
@@ -65,6 +75,23 @@ export function readNativeField(manifest: ImageManifest, config: ImageConfig): {
     allotments.push(allotment);
   }
   return { baseLayerCount: firstAllotment, allotments };
+}
+
+/** The manifest-level cell list, or undefined when the manifest has none. */
+function readCells(manifest: ImageManifest): { row: number; col: number }[] | undefined {
+  const text = manifest.annotations?.[Annotation.tdfsCells];
+  if (text === undefined) return undefined;
+  if (text === "") return [];
+  return text.split(" ").map((cell, i) => {
+    const [row, col, extra] = cell.split(".");
+    if (extra !== undefined) throw new FieldFormatError(`${Annotation.tdfsCells}: cell ${i} "${cell}" is not row.col`);
+    return { row: parseCoordinate(row, Annotation.tdfsCells, i), col: parseCoordinate(col, Annotation.tdfsCells, i) };
+  });
+}
+
+/** The manifest-level cell list for allotments in layer order. */
+export function toCellsAnnotation(cells: readonly { row: number; col: number }[]): string {
+  return cells.map((c) => `${c.row}.${c.col}`).join(" ");
 }
 
 function parseCoordinate(value: string | undefined, key: string, layer: number): number {
@@ -131,7 +158,11 @@ export function composeNative(
     size: configBytes.byteLength,
   };
   const layers = [...baseLayers, ...sorted.map(toAllotmentLayer)];
-  const annotations = { ...baseManifest?.annotations, [Annotation.tdfsVersion]: TDFS_FORMAT_VERSION };
+  const annotations = {
+    ...baseManifest?.annotations,
+    [Annotation.tdfsVersion]: TDFS_FORMAT_VERSION,
+    [Annotation.tdfsCells]: toCellsAnnotation(sorted),
+  };
   const manifest: ImageManifest = baseManifest
     ? { ...baseManifest, config: configDescriptor, layers, annotations }
     : { schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDescriptor, layers, annotations };

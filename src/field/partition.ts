@@ -12,7 +12,7 @@ import { MediaType } from "../oci/media-types.ts";
 import type { Rect } from "../oci/partition-suffix.ts";
 import { EmptySelectionError, FieldFormatError, selectNonEmpty, toJsonBytes } from "./field.ts";
 import { historyWithoutLayers, paddedBaseHistory } from "./layer-history.ts";
-import { ALLOTMENT_HISTORY_COMMENT, readNativeField } from "./native-format.ts";
+import { ALLOTMENT_HISTORY_COMMENT, readNativeField, toCellsAnnotation } from "./native-format.ts";
 
 /** A reference-field cell with what its layer descriptor needs (from a stat of its blob). */
 export interface ResolvedCell {
@@ -61,7 +61,10 @@ export function partitionNative(
   const diffIds = config.rootfs.diff_ids.filter((_, i) => !dropped(i));
   const newConfig: ImageConfig = { ...config, rootfs: { ...config.rootfs, diff_ids: diffIds } };
   if (config.history) newConfig.history = historyWithoutLayers(config.history, manifest.layers.length, dropped);
-  return finish(manifest, newConfig, layers, selected.length, opts);
+  const annotations = manifest.annotations?.[Annotation.tdfsCells] === undefined
+    ? manifest.annotations
+    : { ...manifest.annotations, [Annotation.tdfsCells]: toCellsAnnotation(selected) };
+  return finish({ ...manifest, ...(annotations ? { annotations } : {}) }, newConfig, layers, selected.length, opts);
 }
 
 /**

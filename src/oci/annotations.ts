@@ -9,6 +9,13 @@ export const Annotation = {
   tdfsRow: "io.2dfs.allotment.row",
   /** On an allotment layer descriptor: its column. */
   tdfsCol: "io.2dfs.allotment.col",
+  /**
+   * On a manifest: the cells of its allotment layers (the last layers), in order, as
+   * space-separated `row.col`. Tools that recompress layers on copy (skopeo gzips
+   * uncompressed layers) rewrite layer descriptors and drop their annotations; manifest
+   * annotations survive, so the field can still be read.
+   */
+  tdfsCells: "io.2dfs.field.cells",
 } as const;
 
 /** The native field format version 2dfs writes. */

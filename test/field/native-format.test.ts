@@ -54,11 +54,29 @@ describe("composeNative", () => {
     );
   });
 
+  test("the field survives a copy that drops layer annotations (skopeo recompressing layers)", () => {
+    const { manifest, config } = baseImage(2);
+    const out = composeNative({ manifest, config }, [allotment(2, 1), allotment(0, 0), allotment(0, 5)], composeOpts);
+    expect(out.manifest.annotations?.[Annotation.tdfsCells]).toBe("0.0 0.5 2.1");
+    const stripped = { ...out.manifest, layers: out.manifest.layers.map(({ annotations: _, ...layer }) => ({ ...layer, digest: sha256(layer.digest) })) };
+    const field = readNativeField(stripped, out.config);
+    expect(field.baseLayerCount).toBe(2);
+    expect(field.allotments.map((a) => `${a.row}.${a.col}`)).toEqual(["0.0", "0.5", "2.1"]);
+    expect(field.allotments.map((a) => a.layer.digest)).toEqual(stripped.layers.slice(2).map((l) => l.digest));
+  });
+
+  test("a cell list longer than the layers is refused", () => {
+    const { manifest, config } = baseImage(0);
+    const out = composeNative({ manifest, config }, [allotment(0, 0)], composeOpts);
+    const bad = { ...out.manifest, layers: [], annotations: { ...out.manifest.annotations, [Annotation.tdfsCells]: "0.0 0.1" } };
+    expect(() => readNativeField(bad, { ...out.config, rootfs: { type: "layers", diff_ids: [] } })).toThrow(/lists 2 cells but the manifest has 0 layers/);
+  });
+
   test("keeps every base field, unknown ones included, and base layers first", () => {
     const { manifest, config } = baseImage(2);
     const out = composeNative({ manifest, config }, [allotment(0, 0)], composeOpts);
     expect(out.manifest["x-manifest-extra"]).toBe(42);
-    expect(out.manifest.annotations).toEqual({ "org.example.base": "yes", [Annotation.tdfsVersion]: TDFS_FORMAT_VERSION });
+    expect(out.manifest.annotations).toEqual({ "org.example.base": "yes", [Annotation.tdfsVersion]: TDFS_FORMAT_VERSION, [Annotation.tdfsCells]: "0.0" });
     expect(out.manifest.layers.slice(0, 2)).toEqual(manifest.layers);
     expect(out.config["x-unknown"]).toEqual({ keep: [1, 2, 3] });
     expect(out.config.config).toEqual(config.config!);

@@ -106,7 +106,7 @@ describe("partitionNative", () => {
     expect(Object.keys(out.manifest)).toEqual(Object.keys(img.manifest));
     expect(Object.keys(out.config)).toEqual(Object.keys(img.config));
     expect(out.manifest["x-manifest-extra"]).toBe(42);
-    expect(out.manifest.annotations).toEqual(img.manifest.annotations!);
+    expect(out.manifest.annotations).toEqual({ ...img.manifest.annotations!, [Annotation.tdfsCells]: "0.0" });
     expect(out.config["x-unknown"]).toEqual({ keep: [1, 2, 3] });
     expect(out.manifest.config).toEqual({ ...img.manifest.config, digest: sha256(out.configBytes), size: out.configBytes.byteLength });
     expect(decode(out.manifestBytes)).toEqual(JSON.parse(JSON.stringify(out.manifest)));
