@@ -112,4 +112,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+void main();

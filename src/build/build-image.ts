@@ -39,7 +39,8 @@ export type BaseImage = { kind: "scratch"; platform?: Platform } | { kind: "imag
 /** Options of one build. */
 export interface BuildOptions {
   store: LayoutStore;
-  pool: WorkerPool;
+  /** The layer workers, or a factory called only when some allotment is not cached (a no-change rebuild starts no worker). */
+  pool: WorkerPool | (() => WorkerPool);
   descriptorPath: string;
   name: string;
   base: BaseImage;
@@ -94,12 +95,20 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   });
 
   const cache = createAllotmentCache(opts.store);
+  // Look every allotment up first: the workers are started only if something must be built.
+  const lookups = await Promise.all(
+    resolved.map(async ({ files }) => {
+      const key = cache.keyFor(files, opts.compression);
+      return { key, hit: opts.noCache ? undefined : await cache.get(key) };
+    }),
+  );
+  let pool: WorkerPool | undefined;
+  const getPool = () => (pool ??= typeof opts.pool === "function" ? opts.pool() : opts.pool);
   let built = 0;
   let cached = 0;
-  const layers = await mapLimit(resolved, opts.jobs, async ({ spec, files }) => {
-    const key = cache.keyFor(files, opts.compression);
-    const hit = opts.noCache ? undefined : await cache.get(key);
-    const layer = hit ?? (await writeAllotmentLayer(opts, files));
+  const layers = await mapLimit(resolved, opts.jobs, async ({ spec, files }, i) => {
+    const { key, hit } = lookups[i]!;
+    const layer = hit ?? (await writeAllotmentLayer(opts.store, getPool(), opts.compression, files));
     if (!hit) await cache.put(key, layer);
     hit ? cached++ : built++;
     emit({
@@ -141,7 +150,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   }
 
   const descriptor = await putRoot(opts.store, opts.base, children);
-  await opts.store.setImage(opts.name, descriptor);
+  // Re-pointing a name at what it already names would only cost a lock and an fsync.
+  if ((await opts.store.resolve(opts.name))?.digest !== descriptor.digest) await opts.store.setImage(opts.name, descriptor);
   emit({ type: "image", name: opts.name, digest: descriptor.digest, platforms: platforms.map((p) => toPlatformString(p.platform)) });
   return { descriptor, allotments, built, cached };
 }
@@ -183,12 +193,17 @@ export function hostPlatform(): Platform {
   return { os: "linux", architecture: arch ?? process.arch };
 }
 
-async function writeAllotmentLayer(opts: BuildOptions, files: ResolvedAllotment["files"]): Promise<CachedLayer> {
+async function writeAllotmentLayer(
+  store: LayoutStore,
+  pool: WorkerPool,
+  compression: BuildOptions["compression"],
+  files: ResolvedAllotment["files"],
+): Promise<CachedLayer> {
   const entries = planTarEntries(files.map((f): LayerFile => ({ src: f.src, dst: f.dst, size: f.size, executable: f.executable })));
-  const outPath = await opts.store.tempPath("layer");
+  const outPath = await store.tempPath("layer");
   try {
-    const result = await opts.pool.writeLayer({ entries, compression: opts.compression, outPath });
-    await opts.store.commitBlob(outPath, result.digest);
+    const result = await pool.writeLayer({ entries, compression, outPath });
+    await store.commitBlob(outPath, result.digest);
     return { digest: result.digest, diffId: result.diffId, size: result.size, mediaType: ociLayerMediaType(result.compression) };
   } catch (error) {
     await rm(outPath, { force: true });

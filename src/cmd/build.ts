@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { buildImage, type BuildEvent } from "../build/build-image.ts";
 import { createLayoutStore } from "../content/layout-store.ts";
 import { defaultStoreDir } from "../content/paths.ts";
-import { createWorkerPool } from "../hash/pool.ts";
+import { createWorkerPool, type WorkerPool } from "../hash/pool.ts";
 import { parsePlatformString } from "../oci/descriptor.ts";
 import { obtainBaseImage } from "./base-image.ts";
 import { UsageError } from "./errors.ts";
@@ -38,7 +38,8 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   const reporter = createReporter(flags);
   const store = await createLayoutStore(defaultStoreDir(flags.store));
   const base = await obtainBaseImage(flags.base, store, platforms.length ? platforms : undefined);
-  const pool = createWorkerPool({ workers: jobs });
+  let pool: WorkerPool | undefined;
+  const startPool = () => (pool ??= createWorkerPool({ workers: jobs }));
   const started = performance.now();
   let totalBytes = 0;
   let doneBytes = 0;
@@ -47,7 +48,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   try {
     const result = await buildImage({
       store,
-      pool,
+      pool: startPool,
       descriptorPath: flags.file ?? "2dfs.json",
       name,
       base,
@@ -77,7 +78,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
     reporter.info(`built ${name} ${result.descriptor.digest} — ${result.built} allotments built, ${result.cached} cached, in ${seconds}s`);
   } finally {
-    await pool.close();
+    await pool?.close();
   }
 }
 

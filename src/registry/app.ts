@@ -1,0 +1,69 @@
+/** The registry as an Elysia app: authentication, access log and error envelopes around the routes. */
+import { Elysia } from "elysia";
+import { OciError } from "../oci/errors.ts";
+import { BASIC_CHALLENGE, createBasicAuth } from "./auth.ts";
+import type { StorageDriver } from "./driver/driver.ts";
+import { createRegistry } from "./registry.ts";
+import type { DerivedLimits } from "./services/derived-store.ts";
+import { dispatch } from "./routes/dispatch.ts";
+import { API_VERSION_HEADER, errorResponse } from "./routes/http.ts";
+
+/** Options of a registry app. */
+export interface RegistryAppOptions {
+  driver: StorageDriver;
+  readOnly?: boolean;
+  /** Contents of a bcrypt htpasswd file; when given every request must authenticate. */
+  htpasswd?: string;
+  /** Receives one access-log line per request. */
+  log?: (line: string) => void;
+  /** Caps of the generated-partition cache (tests use small ones). */
+  derivedLimits?: Partial<DerivedLimits>;
+}
+
+/** Creates the registry's Elysia app (call `.handle(request)` in-process or `.listen()`). */
+export function createRegistryApp(opts: RegistryAppOptions) {
+  const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, derivedLimits: opts.derivedLimits });
+  const authenticate = opts.htpasswd !== undefined ? createBasicAuth(opts.htpasswd) : undefined;
+  const log = opts.log;
+
+  const handle = async (request: Request, ip: string | undefined): Promise<Response> => {
+    const started = performance.now();
+    const url = new URL(request.url);
+    let user: string | undefined;
+    let response: Response;
+    try {
+      if (authenticate) {
+        user = await authenticate(request);
+        if (user === undefined) {
+          throw new OciError("UNAUTHORIZED", "authentication required: log in with a user of the htpasswd file");
+        }
+      }
+      response = await dispatch(registry, request, url);
+    } catch (e) {
+      response = toErrorResponse(e, log);
+    }
+    for (const [k, v] of Object.entries(API_VERSION_HEADER)) response.headers.set(k, v);
+    if (response.status === 401) response.headers.set("WWW-Authenticate", BASIC_CHALLENGE);
+    if (log) {
+      const ms = (performance.now() - started).toFixed(1);
+      const length = response.headers.get("content-length") ?? "-";
+      log(`${ip ?? "-"} ${user ?? "-"} "${request.method} ${url.pathname}${url.search}" ${response.status} ${length} ${ms}ms`);
+    }
+    return response;
+  };
+
+  // One catch-all route: repository names contain slashes, so paths are matched in routes/paths.ts.
+  return new Elysia().all("/*", ({ request, server }) => handle(request, server?.requestIP(request)?.address), {
+    parse: "none",
+  });
+}
+
+function toErrorResponse(e: unknown, log: ((line: string) => void) | undefined): Response {
+  if (e instanceof OciError) return errorResponse(e);
+  log?.(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  const detail = e instanceof Error ? e.message : String(e);
+  return new Response(JSON.stringify({ errors: [{ code: "UNKNOWN", message: "unknown error", detail }] }), {
+    status: 500,
+    headers: { "Content-Type": "application/json" },
+  });
+}

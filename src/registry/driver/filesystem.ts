@@ -1,0 +1,96 @@
+/** The default storage driver: files under one root folder on the local file system. */
+import { mkdir, open, readdir, rename, rm, stat, truncate as truncateFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { type AppendSource, type ObjectStat, type StorageDriver, parseStoragePath } from "./driver.ts";
+
+// Temporary files of atomic writes start with this; list() hides them.
+const TEMP_PREFIX = ".tmp-";
+
+/** Creates a driver storing everything under `root` (created when missing). */
+export function createFilesystemDriver(root: string): StorageDriver {
+  const full = (path: string) => join(root, parseStoragePath(path));
+  const ensureParent = (file: string) => mkdir(dirname(file), { recursive: true });
+  return {
+    async stat(path): Promise<ObjectStat | undefined> {
+      try {
+        const s = await stat(full(path));
+        return s.isFile() ? { size: s.size, modified: s.mtimeMs } : undefined;
+      } catch (e) {
+        if (isMissing(e)) return undefined;
+        throw e;
+      }
+    },
+    async read(path) {
+      try {
+        return new Uint8Array(await Bun.file(full(path)).arrayBuffer());
+      } catch (e) {
+        if (isMissing(e)) return undefined;
+        throw e;
+      }
+    },
+    reader(path, offset = 0, end) {
+      const file = Bun.file(full(path));
+      return (offset > 0 || end !== undefined ? file.slice(offset, end) : file).stream();
+    },
+    file(path) {
+      return Bun.file(full(path));
+    },
+    async write(path, bytes) {
+      const target = full(path);
+      await ensureParent(target);
+      const temp = join(dirname(target), `${TEMP_PREFIX}${crypto.randomUUID()}`);
+      const written = await Bun.write(temp, bytes);
+      // Bun.write has been seen to write short without an error (perf-baseline.md): check.
+      if (written !== bytes.byteLength) {
+        await rm(temp, { force: true });
+        throw new Error(`short write to ${path}: ${written} of ${bytes.byteLength} bytes`);
+      }
+      await rename(temp, target);
+    },
+    async append(path, data: AppendSource) {
+      const target = full(path);
+      await ensureParent(target);
+      const handle = await open(target, "a");
+      try {
+        if (data instanceof Uint8Array) await writeAll(handle, data);
+        else for await (const chunk of data) await writeAll(handle, chunk);
+        return (await handle.stat()).size;
+      } finally {
+        await handle.close();
+      }
+    },
+    async truncate(path, size) {
+      const s = await this.stat(path);
+      if (s && s.size > size) await truncateFile(full(path), size);
+    },
+    async move(from, to) {
+      const target = full(to);
+      await ensureParent(target);
+      await rename(full(from), target);
+    },
+    async delete(path) {
+      await rm(full(path), { recursive: true, force: true });
+    },
+    async list(prefix) {
+      try {
+        const names = await readdir(full(prefix));
+        return names.filter((n) => !n.startsWith(TEMP_PREFIX)).sort();
+      } catch (e) {
+        if (isMissing(e) || (e as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+        throw e;
+      }
+    },
+  };
+}
+
+async function writeAll(handle: import("node:fs/promises").FileHandle, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, at, bytes.byteLength - at);
+    at += bytesWritten;
+  }
+}
+
+function isMissing(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === "ENOENT";
+}

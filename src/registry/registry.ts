@@ -1,0 +1,41 @@
+/** The registry's services wired over one storage driver; the routes take this bundle. */
+import type { StorageDriver } from "./driver/driver.ts";
+import { type BlobService, createBlobService } from "./services/blobs.ts";
+import { type DerivedLimits, createDerivedStore } from "./services/derived-store.ts";
+import { type ManifestService, createManifestService } from "./services/manifests.ts";
+import { type PartitionService, createPartitionService } from "./services/partitions.ts";
+import { type ReferrerService, createReferrerService } from "./services/referrers.ts";
+import { type TagService, createTagService } from "./services/tags.ts";
+import { type UploadService, createUploadService } from "./services/uploads.ts";
+
+/** Every service of a registry instance. */
+export interface Registry {
+  driver: StorageDriver;
+  readOnly: boolean;
+  blobs: BlobService;
+  uploads: UploadService;
+  tags: TagService;
+  referrers: ReferrerService;
+  manifests: ManifestService;
+  partitions: PartitionService;
+}
+
+/** Creates the services of a registry over a driver. */
+export function createRegistry(driver: StorageDriver, opts: { readOnly?: boolean; derivedLimits?: Partial<DerivedLimits> } = {}): Registry {
+  const readOnly = opts.readOnly ?? false;
+  const blobs = createBlobService(driver);
+  const tags = createTagService(driver);
+  const referrers = createReferrerService(driver);
+  const manifests = createManifestService(driver, blobs, tags, referrers);
+  const derived = createDerivedStore(driver, { readOnly, limits: opts.derivedLimits });
+  return {
+    driver,
+    readOnly,
+    blobs,
+    uploads: createUploadService(driver, blobs),
+    tags,
+    referrers,
+    manifests,
+    partitions: createPartitionService({ driver, blobs, manifests, derived }),
+  };
+}
