@@ -36,6 +36,8 @@ declare -A PACKAGE_BINARIES=(
   [runc]="runc"
   [docker-registry]="docker-registry"
   [jq]="jq"
+  [strace]="strace"
+  [curl]="curl"
 )
 
 missing_packages=()

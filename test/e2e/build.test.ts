@@ -4,9 +4,9 @@ import { readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cliCommand, run2dfs } from "../support/cli.ts";
 import { seededBytes, writeTree } from "../support/temp.ts";
-import { describeIfE2E, makeBusyboxBase, makeTempDir, removeTempDir, skopeo, umoci } from "./support/index.ts";
+import { describeIfE2E, makeBusyboxBase, makeTempDir, removeTempDir, run, skopeo, umoci } from "./support/index.ts";
 
-describeIfE2E("2dfs build (e2e)", ["skopeo", "umoci", "busybox"], () => {
+describeIfE2E("2dfs build (e2e)", ["skopeo", "umoci", "busybox", "strace"], () => {
   let dir: string;
   let base: string;
   let baseLayers: number;
@@ -62,6 +62,34 @@ describeIfE2E("2dfs build (e2e)", ["skopeo", "umoci", "busybox"], () => {
     const raw = JSON.parse((await skopeo(["inspect", "--raw", `oci:${join(dir, "copy")}:v1`])).stdout);
     expect(raw.layers).toHaveLength(baseLayers + 3);
     expect(raw.annotations["io.2dfs.field.version"]).toBe("1");
+  });
+
+  test("50 allotments: changing one source rebuilds exactly one; a no-change rebuild opens no source", async () => {
+    const ctx = join(dir, "fifty");
+    const files: Record<string, Uint8Array | string> = {};
+    for (let i = 0; i < 50; i++) files[`s${i}.bin`] = seededBytes(10_000, 100 + i);
+    files["2dfs.json"] = JSON.stringify({ allotments: Array.from({ length: 50 }, (_, i) => ({ src: `s${i}.bin`, dst: `/m/s${i}.bin`, row: Math.floor(i / 10), col: i % 10 })) });
+    await writeTree(ctx, files);
+    const build = async () => {
+      const out = await run2dfs(["build", "-t", "fifty:v1", "-f", join(ctx, "2dfs.json"), "--store", store(), "--json"]);
+      expect(out.code).toBe(0);
+      return out.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "allotment");
+    };
+    const first = await build();
+    expect(first.filter((e) => e.status === "built")).toHaveLength(50);
+    await writeFile(join(ctx, "s23.bin"), seededBytes(10_000, 999));
+    const second = await build();
+    expect(second.filter((e) => e.status === "built").map((e) => `${e.row}.${e.col}`)).toEqual(["2.3"]);
+    const digests = (events: { row: number; col: number; digest: string }[]) => new Map(events.map((e) => [`${e.row}.${e.col}`, e.digest]));
+    const [d1, d2] = [digests(first), digests(second)];
+    for (const [cell, digest] of d1) expect({ cell, same: d2.get(cell) === digest }).toEqual({ cell, same: cell !== "2.3" });
+
+    // The kernel's word, not the tool's: no source file is even opened.
+    const trace = join(dir, "strace.txt");
+    const traced = await run("strace", ["-f", "-qq", "-e", "trace=open,openat,openat2", "-o", trace, ...cliCommand(), "build", "-t", "fifty:v1", "-f", join(ctx, "2dfs.json"), "--store", store(), "--quiet"]);
+    expect(traced.code).toBe(0);
+    const opened = (await readFile(trace, "utf8")).split("\n").filter((l) => /\/s\d+\.bin"/.test(l));
+    expect(opened).toEqual([]);
   });
 
   test("a 2 GiB source builds with peak memory under 300 MB", async () => {

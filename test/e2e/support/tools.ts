@@ -16,6 +16,7 @@ export type ToolName =
   | "runc"
   | "docker-registry"
   | "busybox"
+  | "strace"
   | "jq";
 
 /** Absolute path of a tool, found on {@link SYSTEM_PATH} (undefined when it is not installed). */
