@@ -29,7 +29,7 @@ export function createTestClient(opts: Partial<RegistryAppOptions> = {}) {
     app,
     driver,
     req,
-    async pushBlob(name: string, bytes: Uint8Array | string): Promise<string> {
+    async pushBlob(name: string, bytes: Uint8Array | string): Promise<`sha256:${string}`> {
       const digest = sha256(bytes);
       const r = await req("POST", `/v2/${name}/blobs/uploads/?digest=${digest}`, {
         body: bytes,
