@@ -23,7 +23,7 @@ import { type Descriptor, type Platform, platformMatches, toPlatformString } fro
 import type { ImageIndex } from "../oci/manifest.ts";
 import { MediaType, ociLayerMediaType } from "../oci/media-types.ts";
 import { type CachedLayer, createAllotmentCache } from "./allotment-cache.ts";
-import { mapLimit } from "./limit.ts";
+import { runBounded } from "../util/run-bounded.ts";
 import { type ResolvedAllotment, resolveSources } from "./sources.ts";
 
 /** What a build produces events about (the CLI renders them). */
@@ -106,7 +106,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const getPool = () => (pool ??= typeof opts.pool === "function" ? opts.pool() : opts.pool);
   let built = 0;
   let cached = 0;
-  const layers = await mapLimit(resolved, opts.jobs, async ({ spec, files }, i) => {
+  const layers = await runBounded(resolved, opts.jobs, async ({ spec, files }, i) => {
     const { key, hit } = lookups[i]!;
     const layer = hit ?? (await writeAllotmentLayer(opts.store, getPool(), opts.compression, files));
     if (!hit) await cache.put(key, layer);

@@ -12,7 +12,7 @@ import { type ImageReference, parseReference, toFamiliarString } from "../oci/re
 import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
 import { type BlobRef, downloadBlobToStore } from "./blob-download.ts";
 import { ImageNotFoundError } from "./errors.ts";
-import { runBounded } from "./parallel.ts";
+import { runBounded } from "../util/run-bounded.ts";
 import type { RegistryClient } from "./registry-client.ts";
 import { recordSeen } from "./seen-repos.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";

@@ -14,7 +14,7 @@ import { isNativeField, readNativeField } from "../field/native-format.ts";
 import { type ResolvedCell, partitionNative, partitionReference } from "../field/partition.ts";
 import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
 import { selectNonEmpty } from "../field/field.ts";
-import { runBounded } from "./parallel.ts";
+import { runBounded } from "../util/run-bounded.ts";
 
 /** What a pull or export writes: the (partitioned) image and its layers in order. */
 export interface ImagePlan {

@@ -20,7 +20,7 @@ import { ImageNotFoundError } from "./errors.ts";
 import { hostPlatform } from "./host-platform.ts";
 import { type ImagePlan, NotAFieldError, planImage } from "./image-plan.ts";
 import { writeOciLayout } from "./oci-layout-writer.ts";
-import { runBounded } from "./parallel.ts";
+import { runBounded } from "../util/run-bounded.ts";
 import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
 import { createRemoteBlobSource } from "./remote-blob-source.ts";
 import { commitStagingDir, createStagingDir } from "./replace-dir.ts";

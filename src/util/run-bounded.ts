@@ -1,4 +1,4 @@
-/** Bounded parallelism for transfers. */
+/** Bounded parallelism, shared by the builder (allotments) and the client (transfers). */
 
 /** Runs `fn` over `items` with at most `jobs` running at once; the first failure is thrown after the running ones settle. */
 export async function runBounded<T, R>(items: readonly T[], jobs: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
