@@ -14,6 +14,8 @@ export interface TdfsServer {
   stop(): Promise<void>;
   /** Stops the process but keeps its data, for restart tests. */
   kill(): Promise<void>;
+  /** SIGKILL, as a crash or power cut would: no handler runs. Data is kept. */
+  crash(): Promise<void>;
 }
 
 /** Starts the registry with `extraArgs`; resolves when /v2/ answers. */
@@ -31,6 +33,10 @@ export async function startTdfsServer(extraArgs: string[] = [], dataDir?: string
     dataDir: data,
     logFile,
     kill: () => stopDaemon(daemon, 5_000),
+    async crash() {
+      daemon.proc.kill("SIGKILL");
+      await daemon.proc.exited;
+    },
     async stop() {
       await stopDaemon(daemon, 5_000);
       await removeTempDir(dir);
