@@ -38,6 +38,7 @@ declare -A PACKAGE_BINARIES=(
   [jq]="jq"
   [strace]="strace"
   [curl]="curl"
+  [openssl]="openssl"
 )
 
 missing_packages=()

@@ -19,7 +19,7 @@ export interface TdfsServer {
 }
 
 /** Starts the registry with `extraArgs`; resolves when /v2/ answers. */
-export async function startTdfsServer(extraArgs: string[] = [], dataDir?: string): Promise<TdfsServer> {
+export async function startTdfsServer(extraArgs: string[] = [], dataDir?: string, scheme: "http" | "https" = "http"): Promise<TdfsServer> {
   const dir = await makeTempDir("2dfs-serve");
   const data = dataDir ?? join(dir, "data");
   const port = await freePort();
@@ -27,7 +27,7 @@ export async function startTdfsServer(extraArgs: string[] = [], dataDir?: string
   const [cmd, ...pre] = cliCommand();
   const daemon = spawnDaemon("2dfs serve", cmd!, [...pre, "serve", "--addr", `127.0.0.1:${port}`, "--data", data, ...extraArgs], logFile);
   const host = `127.0.0.1:${port}`;
-  await waitForDaemon(daemon, async () => (await fetch(`http://${host}/v2/`)).status < 500, 20_000);
+  await waitForDaemon(daemon, async () => (await fetch(`${scheme}://${host}/v2/`, { tls: { rejectUnauthorized: false } })).status < 500, 20_000);
   return {
     host,
     dataDir: data,

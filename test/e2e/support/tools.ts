@@ -17,6 +17,8 @@ export type ToolName =
   | "docker-registry"
   | "busybox"
   | "strace"
+  | "curl"
+  | "openssl"
   | "jq";
 
 /** Absolute path of a tool, found on {@link SYSTEM_PATH} (undefined when it is not installed). */
