@@ -77,7 +77,7 @@ describeIfE2E("2dfs serve crash safety (e2e)", [], () => {
     const right = `sha256:${createHash("sha256").update(body).digest("hex")}`;
     const res = await fetch(`http://${server.host}/v2/bad/digest/blobs/uploads/?digest=${wrong}`, { method: "POST", body, headers: { "Content-Type": "application/octet-stream" } });
     expect(res.status).toBe(400);
-    expect((await res.json()).errors[0].code).toBe("DIGEST_INVALID");
+    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
     for (const d of [wrong, right]) expect((await fetch(`http://${server.host}/v2/bad/digest/blobs/${d}`, { method: "HEAD" })).status).toBe(404);
   });
 });
