@@ -17,3 +17,6 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   }
   self.postMessage(reply);
 };
+
+// Tell the pool this thread has loaded: jobs go only to ready workers, so none waits on a boot.
+self.postMessage({ ready: true } satisfies WorkerResponse);

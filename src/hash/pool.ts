@@ -1,8 +1,14 @@
-/** A pool of hashing workers: layer writes and file hashes run in parallel, one job per worker at a time. */
+/**
+ * A pool of hashing workers: layer writes and file hashes run in parallel, one job per
+ * executor at a time. The calling thread is one of the executors: a worker takes 30-100 ms to
+ * boot, so the first job starts at once here while the workers load, and a build of a single
+ * allotment never waits for a worker at all.
+ */
 import { availableParallelism } from "node:os";
 import type { Digest } from "../oci/digest.ts";
 import { DEFAULT_HASH_ENGINE, type HashEngine } from "./sha256.ts";
-import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+import { hashFile } from "./hash-file.ts";
+import { type WriteLayerJob, type WriteLayerResult, writeLayer } from "./write-layer.ts";
 import type { WorkerRequest, WorkerResponse } from "./worker-protocol.ts";
 
 export type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
@@ -33,28 +39,54 @@ interface Task {
 interface Slot {
   worker: Worker;
   task: Task | null;
+  ready: boolean;
 }
 
-/** Creates a pool of `workers` (default: available cores), started at once; jobs queue when all are busy. */
-export function createWorkerPool(opts: { workers?: number; engine?: HashEngine } = {}): WorkerPool {
+/**
+ * Creates a pool of `workers` executors (default: available cores): the calling thread plus
+ * `workers - 1` worker threads, started at once. `inline: false` uses worker threads only.
+ */
+export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; inline?: boolean } = {}): WorkerPool {
   const size = Math.max(1, opts.workers ?? availableParallelism());
   const engine = opts.engine ?? DEFAULT_HASH_ENGINE;
+  const inline = opts.inline ?? true;
+  const threads = inline ? size - 1 : size;
   const slots: Slot[] = [];
   const queue: Task[] = [];
+  let inlineBusy = false;
+  let bootFailures = 0;
   let nextId = 1;
   let closed = false;
   let drained: (() => void) | null = null;
 
-  const busy = () => slots.some((s) => s.task !== null) || queue.length > 0;
+  const busy = () => inlineBusy || slots.some((s) => s.task !== null) || queue.length > 0;
 
   const dispatch = (): void => {
     while (queue.length > 0) {
-      let slot = slots.find((s) => s.task === null);
-      if (!slot && slots.length < size) slot = spawn();
-      if (!slot) return;
-      run(slot, queue.shift()!);
+      const slot = slots.find((s) => s.ready && s.task === null);
+      if (slot) {
+        run(slot, queue.shift()!);
+        continue;
+      }
+      if (inline && !inlineBusy) {
+        runInline(queue.shift()!);
+        continue;
+      }
+      // A worker that cannot even load is not retried forever: the calling thread carries on alone.
+      if (slots.length < threads && bootFailures < 3) spawn();
+      return;
     }
     if (!busy() && drained) drained();
+  };
+
+  const runInline = (task: Task): void => {
+    inlineBusy = true;
+    const { payload } = task;
+    const work = payload.kind === "writeLayer" ? writeLayer(payload.job, engine) : hashFile(payload.path, engine);
+    work.then(task.resolve, task.reject).finally(() => {
+      inlineBusy = false;
+      dispatch();
+    });
   };
 
   const run = (slot: Slot, task: Task): void => {
@@ -73,10 +105,15 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine }
 
   const spawn = (): Slot => {
     const worker = new Worker(workerLocation());
-    const slot: Slot = { worker, task: null };
+    const slot: Slot = { worker, task: null, ready: false };
     worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
-      const task = finish(slot);
       const msg = event.data;
+      if ("ready" in msg) {
+        slot.ready = true;
+        dispatch();
+        return;
+      }
+      const task = finish(slot);
       if (task) {
         if (msg.ok) task.resolve(msg.result);
         else task.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
@@ -85,6 +122,7 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine }
     };
     worker.onerror = (event: ErrorEvent) => {
       // A crashed worker is replaced; only the job it was running fails.
+      if (!slot.ready) bootFailures++;
       const task = finish(slot);
       slots.splice(slots.indexOf(slot), 1);
       worker.terminate();
@@ -103,8 +141,8 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine }
     });
   };
 
-  // Start every worker now: a worker takes ~50-100 ms to load, which then overlaps the caller's own set-up work.
-  for (let i = 0; i < size; i++) spawn().worker.unref();
+  // Start every worker now: a worker takes ~30-100 ms to load, which then overlaps other work.
+  for (let i = 0; i < threads; i++) spawn().worker.unref();
 
   return {
     writeLayer: (job) => submit<WriteLayerResult>({ kind: "writeLayer", job }),

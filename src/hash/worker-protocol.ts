@@ -8,7 +8,8 @@ export type WorkerRequest =
   | { id: number; kind: "writeLayer"; engine: HashEngine; job: WriteLayerJob }
   | { id: number; kind: "hashFile"; engine: HashEngine; path: string };
 
-/** A worker's reply: the job's result, or its error flattened to name and message (Errors do not survive postMessage intact). */
+/** A worker's first message says it has loaded; then each reply the job's result, or its error flattened to name and message (Errors do not survive postMessage intact). */
 export type WorkerResponse =
+  | { ready: true }
   | { id: number; ok: true; result: WriteLayerResult | { digest: Digest; size: number } }
   | { id: number; ok: false; error: { name: string; message: string } };

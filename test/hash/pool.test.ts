@@ -123,4 +123,14 @@ describe("createWorkerPool", () => {
     expect((await job).digest).toBe(sha(noise));
     await expect(p.hashFile(files[0]!.src)).rejects.toBeInstanceOf(WorkerPoolError);
   });
+
+  test("worker threads alone (inline: false) and the calling thread alone (workers: 1) give the same layers", async () => {
+    const threadsOnly = createWorkerPool({ workers: 2, inline: false });
+    const callerOnly = createWorkerPool({ workers: 1 });
+    const job = (p: typeof pool, name: string) => p.writeLayer({ entries: planTarEntries(files), compression: "none", outPath: join(dir, name) });
+    const [a, b, c] = await Promise.all([job(threadsOnly, "t1"), job(threadsOnly, "t2"), job(callerOnly, "c1")]);
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+    await Promise.all([threadsOnly.close(), callerOnly.close()]);
+  });
 });
