@@ -72,8 +72,12 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
         runInline(queue.shift()!);
         continue;
       }
-      // A worker that cannot even load is not retried forever: the calling thread carries on alone.
+      // A worker that cannot even load is not retried forever: the calling thread carries on
+      // alone, and without it the queued jobs fail rather than wait for ever.
       if (slots.length < threads && bootFailures < 3) spawn();
+      else if (!inline && slots.length === 0) {
+        for (const task of queue.splice(0)) task.reject(new WorkerPoolError("hash workers failed to start"));
+      }
       return;
     }
     if (!busy() && drained) drained();
