@@ -3,7 +3,7 @@
  * Range request from a kept partial file after a dropped connection (or a later run), and
  * committed under its digest only when every byte matched.
  */
-import { createWriteStream } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { mkdir, rm, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import type { LayoutStore } from "../content/layout-store.ts";
@@ -79,7 +79,10 @@ export async function downloadBlobToStore(
       // A 200 answer to a Range request sends the whole blob again.
       ({ offset, hasher } = await restart(path));
     }
-    const out = createWriteStream(path, { flags: offset > 0 ? "a" : "w" });
+    // Bun's native file sink buffers in native memory and writes in large blocks: about twice
+    // as fast as a node:fs write stream for the many small chunks a response body arrives in.
+    const fd = openSync(path, offset > 0 ? "a" : "w");
+    const out = Bun.file(fd).writer({ highWaterMark: 4 << 20 });
     let streamError: unknown;
     try {
       for await (const chunk of res.body ?? new ReadableStream<Uint8Array>()) {
@@ -89,13 +92,17 @@ export async function downloadBlobToStore(
         hasher.update(chunk);
         offset += chunk.byteLength;
         observer.advance(digest, chunk.byteLength);
-        if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+        out.write(chunk);
       }
     } catch (error) {
       streamError = error;
     } finally {
       // Flush what was received so the partial file matches `offset` and the next Range continues it.
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      try {
+        await out.end();
+      } finally {
+        closeSync(fd);
+      }
     }
     if (streamError instanceof DigestMismatchError) {
       await rm(path, { force: true });

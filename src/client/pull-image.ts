@@ -97,12 +97,13 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
       const refName = `${reference.tag ?? "latest"}${reference.rects ? toPartitionSuffix(reference.rects) : ""}`;
       await writeOciLayout(staging, store, plan, refName);
     } else {
-      for (const layer of layers) {
-        await extractLayerFile(store.blobPath(layer.digest), staging, {
-          allowAbsoluteSymlinks: format === "rootfs",
-          layerName: `layer ${layer.digest}`,
-        });
-      }
+      const extract = (layer: Descriptor) =>
+        extractLayerFile(store.blobPath(layer.digest), staging, { allowAbsoluteSymlinks: format === "rootfs", layerName: `layer ${layer.digest}` });
+      // 2dfs's builder never lets two allotments write one path, so a native field's files can be
+      // extracted side by side. The reference builder does not check that, and a root filesystem
+      // applies layers in order (whiteouts): those go one by one, later layers winning.
+      if (format === "files" && plan.fieldFormat === "native") await runBounded(layers, jobs, extract);
+      else for (const layer of layers) await extract(layer);
     }
     await commitStagingDir(staging, opts.dir);
   } catch (error) {

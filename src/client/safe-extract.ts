@@ -142,7 +142,7 @@ async function applyEntry(entry: TarEntry, root: string, opts: ExtractOptions, s
   if (type === "directory") {
     entry.resume();
     if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
-    if (!existing?.isDirectory()) await mkdir(target, { mode: 0o755 });
+    if (!existing?.isDirectory()) await mkdir(target, { mode: 0o755, recursive: true });
     dirModes.push([target, mode | 0o700]);
     return;
   }

@@ -71,11 +71,12 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
   const tmpDir = join(stateDir, "tmp");
   await mkdir(join(root, "blobs", "sha256"), { recursive: true });
   await mkdir(tmpDir, { recursive: true });
-  if (!(await exists(join(root, "oci-layout")))) await atomicWrite(join(root, "oci-layout"), JSON.stringify(LAYOUT), tmpDir);
+  // A new store's first files are not flushed: lost in a crash, they are simply made again.
+  if (!(await exists(join(root, "oci-layout")))) await atomicWrite(join(root, "oci-layout"), JSON.stringify(LAYOUT), tmpDir, false);
   if (!(await exists(join(root, "index.json")))) {
     await withFileLock(join(stateDir, "index.lock"), async () => {
       if (!(await exists(join(root, "index.json")))) {
-        await atomicWrite(join(root, "index.json"), JSON.stringify(emptyIndex()), tmpDir);
+        await atomicWrite(join(root, "index.json"), JSON.stringify(emptyIndex()), tmpDir, false);
       }
     });
   }
