@@ -36,7 +36,8 @@ echo "== 2dfs push"
 "$BIN" push demo/model:v1 "127.0.0.1:$PORT/demo/model:v1"
 
 echo "== 2dfs pull of the partition rows 0-1, column 1 (tag v1--0.1.1.1)"
-"$BIN" pull "127.0.0.1:$PORT/demo/model:v1--0.1.1.1" -o "$DEMO/partition"
+# A separate store, as on another machine: only the two selected allotments are downloaded.
+"$BIN" pull "127.0.0.1:$PORT/demo/model:v1--0.1.1.1" -o "$DEMO/partition" --store "$DEMO/pull-store"
 find "$DEMO/partition" -type f | sort
 echo "== the registry serves the same partition as an ordinary image:"
 curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
