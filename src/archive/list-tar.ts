@@ -1,5 +1,6 @@
 /** Lists the regular files of a (possibly compressed) layer tar without extracting it. */
 import { createDecompressor, detectCompression } from "./compress.ts";
+import { indexUncompressedTar } from "./tar-index.ts";
 import { parseTarStream } from "./tar-reader.ts";
 
 /** A file inside a layer. */
@@ -11,7 +12,10 @@ export interface TarFileInfo {
 /** Streams through the layer at `path` and returns its regular files (directories left out). */
 export async function listTarFiles(path: string): Promise<TarFileInfo[]> {
   const head = new Uint8Array(await Bun.file(path).slice(0, 4).arrayBuffer());
-  const tar = parseTarStream(createDecompressor(detectCompression(head))(Bun.file(path).stream()));
+  const compression = detectCompression(head);
+  // An uncompressed layer (model weights) can be listed from its headers alone.
+  if (compression === "none") return indexUncompressedTar(path);
+  const tar = parseTarStream(createDecompressor(compression)(Bun.file(path).stream()));
   const files: TarFileInfo[] = [];
   for await (const entry of tar.entries) {
     if (entry.header.type === "file") files.push({ path: `/${entry.header.name.replace(/^\.?\//, "")}`, size: entry.header.size ?? 0 });
