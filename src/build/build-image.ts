@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import type { LayoutStore } from "../content/layout-store.ts";
 import type { LoadedImage, PlatformImage } from "../content/image-graph.ts";
 import { type AllotmentSpec, parseFieldDescriptor } from "../field/descriptor-file.ts";
@@ -68,9 +68,16 @@ export function defaultCreated(): string {
   return new Date(Number.isFinite(epoch) && epoch > 0 ? epoch * 1000 : Date.UTC(2000, 0, 1)).toISOString().replace(".000Z", "Z");
 }
 
+/** A 2dfs.json larger than this is refused before it is read (a million allotments fit in far less). */
+export const MAX_DESCRIPTOR_BYTES = 64 * 1024 * 1024;
+
 /** Reads and validates a 2dfs.json, then resolves its sources (no writes). */
 export async function planBuild(descriptorPath: string): Promise<{ resolved: ResolvedAllotment[]; warnings: string[] }> {
   const path = resolve(descriptorPath);
+  const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+  if (size > MAX_DESCRIPTOR_BYTES) {
+    throw new Error(`${descriptorPath} is ${size} bytes, over the ${MAX_DESCRIPTOR_BYTES} byte limit for a field descriptor`);
+  }
   const text = await readFile(path, "utf8").catch((cause) => {
     throw new Error(`cannot read ${descriptorPath}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
   });

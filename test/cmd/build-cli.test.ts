@@ -54,6 +54,16 @@ describe("2dfs build rejects bad descriptors", () => {
     });
   }
 
+  test("an oversized descriptor is refused before it is read", async () => {
+    const path = join(dir, "huge.json");
+    await writeFile(path, "");
+    const { truncate } = await import("node:fs/promises");
+    await truncate(path, 64 * 1024 * 1024 + 1);
+    const out = await run2dfs(["build", "-t", "bad:v1", "-f", path, "--store", store()]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/over the 67108864 byte limit/);
+  });
+
   test("an unknown key is a warning, not an error", async () => {
     const path = join(dir, "unknown-key.json");
     await writeFile(path, JSON.stringify({ allotments: [entry({ comment: "x" })] }));
