@@ -14,7 +14,10 @@ export async function listTarFiles(path: string): Promise<TarFileInfo[]> {
   const head = new Uint8Array(await Bun.file(path).slice(0, 4).arrayBuffer());
   const compression = detectCompression(head);
   // An uncompressed layer (model weights) can be listed from its headers alone.
-  if (compression === "none") return indexUncompressedTar(path);
+  if (compression === "none") {
+    const entries = await indexUncompressedTar(path);
+    return entries.filter((e) => e.type === "file" || e.type === "contiguous-file").map((e) => ({ path: `/${e.name.replace(/^\.?\//, "")}`, size: e.size }));
+  }
   const tar = parseTarStream(createDecompressor(compression)(Bun.file(path).stream()));
   const files: TarFileInfo[] = [];
   for await (const entry of tar.entries) {

@@ -4,16 +4,34 @@
  */
 import { open } from "node:fs/promises";
 
-/** A regular file in the tar. */
+/** One entry of the tar, with where its data starts, named the way tar-stream names types. */
 export interface TarIndexEntry {
-  path: string;
+  name: string;
+  type: string;
+  mode: number;
   size: number;
+  linkname?: string;
+  mtime?: Date;
+  /** Byte offset of the entry's data in the tar file. */
+  dataOffset: number;
 }
+
+const TYPES: Record<string, string> = {
+  "0": "file",
+  "\0": "file",
+  "7": "contiguous-file",
+  "1": "link",
+  "2": "symlink",
+  "3": "character-device",
+  "4": "block-device",
+  "5": "directory",
+  "6": "fifo",
+};
 
 const BLOCK = 512;
 const decoder = new TextDecoder();
 
-/** The regular files of the uncompressed tar at `path`, in archive order. */
+/** Every entry of the uncompressed tar at `path`, in archive order (PAX records applied). */
 export async function indexUncompressedTar(path: string): Promise<TarIndexEntry[]> {
   const fh = await open(path, "r");
   try {
@@ -32,9 +50,19 @@ export async function indexUncompressedTar(path: string): Promise<TarIndexEntry[
         const data = new Uint8Array(size);
         await readFully(fh, data, dataStart);
         pax = parsePax(decoder.decode(data));
-      } else {
-        if (type === "0" || type === "\0" || type === "7") out.push({ path: `/${(pax.path ?? ustarName(header)).replace(/^\.?\//, "")}`, size });
-        if (type !== "g") pax = {};
+      } else if (type !== "g") {
+        const linkname = pax.linkpath ?? field(header, 157, 100);
+        const mtime = Number.parseInt(field(header, 136, 12).trim() || "0", 8);
+        out.push({
+          name: pax.path ?? ustarName(header),
+          type: TYPES[type] ?? `unknown (${JSON.stringify(type)})`,
+          mode: Number.parseInt(field(header, 100, 8).trim() || "0", 8),
+          size,
+          ...(linkname ? { linkname } : {}),
+          ...(mtime > 0 ? { mtime: new Date(mtime * 1000) } : {}),
+          dataOffset: dataStart,
+        });
+        pax = {};
       }
       offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
     }

@@ -6,10 +6,11 @@
  * to what earlier layers extracted into the same root.
  */
 import { createWriteStream } from "node:fs";
-import { chmod, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, open, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { createDecompressor, detectCompression } from "../archive/compress.ts";
-import { parseTarStream, type TarStreamEntry as TarEntry } from "../archive/tar-reader.ts";
+import { indexUncompressedTar, type TarIndexEntry } from "../archive/tar-index.ts";
+import { parseTarStream, type TarStreamEntry } from "../archive/tar-reader.ts";
 import { UnsafeEntryError } from "./errors.ts";
 
 /** How strict extraction is about link targets. */
@@ -81,11 +82,82 @@ export function symlinkStaysInside(entryPath: string, target: string): boolean {
   return true;
 }
 
-/** Extracts one layer blob (compression detected from its first bytes) into `root`. */
+/**
+ * Extracts one layer blob (compression detected from its first bytes) into `root`. An
+ * uncompressed layer (model weights) is not streamed through a tar parser: its headers are
+ * indexed and each file's bytes are copied from the blob in 8 MiB positioned reads, with the
+ * same checks on every entry. (`Bun.write` of a `Bun.file().slice()` would copy in the
+ * kernel, but Bun 1.4.5 ignores the slice and writes the whole file.)
+ */
 export async function extractLayerFile(path: string, root: string, opts: ExtractOptions): Promise<ExtractStats> {
   const head = new Uint8Array(await Bun.file(path).slice(0, 4).arrayBuffer());
-  const stream = createDecompressor(detectCompression(head))(Bun.file(path).stream());
+  const compression = detectCompression(head);
+  if (compression === "none") return extractIndexedTar(path, await indexUncompressedTar(path), root, opts);
+  const stream = createDecompressor(compression)(Bun.file(path).stream());
   return extractTarStream(stream, root, opts);
+}
+
+async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: string, opts: ExtractOptions): Promise<ExtractStats> {
+  const stats: ExtractStats = { files: 0, bytes: 0 };
+  const dirModes: [string, number][] = [];
+  const blob = await open(path, "r");
+  const buffer = new Uint8Array(Math.min(COPY_CHUNK, Math.max(1, ...entries.map((e) => e.size))));
+  try {
+    for (const e of entries) {
+      const entry: EntrySource = {
+        header: e,
+        skip() {},
+        async writeTo(target, mode) {
+          const out = await open(target, "wx", mode);
+          try {
+            for (let done = 0; done < e.size; ) {
+              const want = Math.min(buffer.length, e.size - done);
+              const { bytesRead } = await blob.read(buffer, 0, want, e.dataOffset + done);
+              if (bytesRead === 0) throw new UnsafeEntryError(`${opts.layerName}: "${e.name}" is cut short`);
+              await out.write(buffer, 0, bytesRead);
+              done += bytesRead;
+            }
+          } finally {
+            await out.close();
+          }
+          return e.size;
+        },
+      };
+      await applyEntry(entry, root, opts, stats, dirModes);
+    }
+  } finally {
+    await blob.close();
+  }
+  for (const [dir, mode] of dirModes.reverse()) await chmod(dir, mode).catch(() => {});
+  return stats;
+}
+
+/** Copy buffer of the indexed path: large reads keep the copy near memory speed. */
+const COPY_CHUNK = 8 << 20;
+
+/** One tar entry, from a stream or from an indexed file: its header, and how to skip it or write its data. */
+interface EntrySource {
+  header: { name: string; type?: string | null; mode?: number; linkname?: string | null; mtime?: Date; size?: number };
+  skip(): void;
+  /** Writes the entry's data to a new file at `target`; returns the bytes written. */
+  writeTo(target: string, mode: number): Promise<number>;
+}
+
+function fromStreamEntry(entry: TarStreamEntry): EntrySource {
+  return {
+    header: entry.header,
+    skip: () => entry.resume(),
+    async writeTo(target, mode) {
+      const out = createWriteStream(target, { mode });
+      let bytes = 0;
+      for await (const chunk of entry as AsyncIterable<Uint8Array>) {
+        bytes += chunk.byteLength;
+        if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+      }
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      return bytes;
+    },
+  };
 }
 
 /** Extracts an uncompressed tar stream into `root` (which must be a folder this process owns). */
@@ -95,7 +167,7 @@ export async function extractTarStream(stream: ReadableStream<Uint8Array>, root:
   const dirModes: [string, number][] = [];
   try {
     for await (const entry of tar.entries) {
-      await applyEntry(entry, root, opts, stats, dirModes);
+      await applyEntry(fromStreamEntry(entry), root, opts, stats, dirModes);
     }
   } catch (error) {
     tar.abort();
@@ -107,23 +179,23 @@ export async function extractTarStream(stream: ReadableStream<Uint8Array>, root:
   return stats;
 }
 
-async function applyEntry(entry: TarEntry, root: string, opts: ExtractOptions, stats: ExtractStats, dirModes: [string, number][]): Promise<void> {
+async function applyEntry(entry: EntrySource, root: string, opts: ExtractOptions, stats: ExtractStats, dirModes: [string, number][]): Promise<void> {
   const h = entry.header;
   const rel = toSafeEntryPath(h.name, opts.layerName);
   const type = h.type ?? "file";
   if (rel === "") {
-    entry.resume();
+    entry.skip();
     return;
   }
   const base = posix.basename(rel);
   const parentRel = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
   if (type === "character-device" || type === "block-device" || type === "fifo") {
-    entry.resume();
+    entry.skip();
     throw new UnsafeEntryError(`${opts.layerName}: entry "${h.name}" is a ${type}; device files and FIFOs are refused`);
   }
   const parent = await resolveInRoot(root, parentRel, true);
   if (base.startsWith(WHITEOUT)) {
-    entry.resume();
+    entry.skip();
     if (base === OPAQUE) {
       const names = await readdir(parent).catch(() => [] as string[]);
       for (const n of names) await rm(join(parent, n), { recursive: true, force: true });
@@ -140,7 +212,7 @@ async function applyEntry(entry: TarEntry, root: string, opts: ExtractOptions, s
   const mode = (h.mode ?? 0o644) & 0o777;
 
   if (type === "directory") {
-    entry.resume();
+    entry.skip();
     if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
     if (!existing?.isDirectory()) await mkdir(target, { mode: 0o755, recursive: true });
     dirModes.push([target, mode | 0o700]);
@@ -150,7 +222,7 @@ async function applyEntry(entry: TarEntry, root: string, opts: ExtractOptions, s
   if (existing) await rm(target, { recursive: true, force: true });
 
   if (type === "symlink") {
-    entry.resume();
+    entry.skip();
     const to = h.linkname ?? "";
     if (to === "" || to.includes("\0")) throw new UnsafeEntryError(`${opts.layerName}: symlink "${h.name}" has no valid target`);
     if (to.startsWith("/") ? !opts.allowAbsoluteSymlinks : !symlinkStaysInside(rel, to)) {
@@ -161,7 +233,7 @@ async function applyEntry(entry: TarEntry, root: string, opts: ExtractOptions, s
     return;
   }
   if (type === "link") {
-    entry.resume();
+    entry.skip();
     const linkRel = toSafeEntryPath(h.linkname ?? "", opts.layerName);
     const source = await resolveInRoot(root, linkRel, false);
     const info = await lstat(source).catch(() => undefined);
@@ -173,15 +245,10 @@ async function applyEntry(entry: TarEntry, root: string, opts: ExtractOptions, s
     return;
   }
   if (type !== "file" && type !== "contiguous-file") {
-    entry.resume();
+    entry.skip();
     throw new UnsafeEntryError(`${opts.layerName}: entry "${h.name}" has the unsupported type ${type}`);
   }
-  const out = createWriteStream(target, { mode });
-  for await (const chunk of entry as AsyncIterable<Uint8Array>) {
-    stats.bytes += chunk.byteLength;
-    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  stats.bytes += await entry.writeTo(target, mode);
   await chmod(target, mode);
   if (h.mtime) await utimes(target, h.mtime, h.mtime).catch(() => {});
   stats.files++;

@@ -31,7 +31,9 @@ test("headers-only listing of an uncompressed tar agrees with a full parse of th
   await writeFile(join(dir, "plain.tar.gz"), gzipSync(tar));
   const expected = files.map((f) => ({ path: f.dst, size: f.size })).sort((a, b) => (a.path < b.path ? -1 : 1));
   const sorted = (l: { path: string }[]) => [...l].sort((a, b) => (a.path < b.path ? -1 : 1));
-  expect(sorted(await indexUncompressedTar(join(dir, "plain.tar")))).toEqual(expected);
+  const index = await indexUncompressedTar(join(dir, "plain.tar"));
+  expect(index.filter((e) => e.type === "directory").map((e) => e.name)).toContain("a/");
+  expect(index.find((e) => e.name === "a/x.bin")).toMatchObject({ type: "file", mode: 0o644, size: 1000 });
   expect(sorted(await listTarFiles(join(dir, "plain.tar")))).toEqual(expected);
   expect(sorted(await listTarFiles(join(dir, "plain.tar.gz")))).toEqual(expected);
 });
@@ -44,7 +46,7 @@ test("only headers are read: a file's data is skipped, not read (its bytes need 
   await truncate(join(dir, "sparse.tar"), 512 + 10_240); // a hole where the data would be
   const { appendFile } = await import("node:fs/promises");
   await appendFile(join(dir, "sparse.tar"), Buffer.concat([second, TAR_END]));
-  expect(await indexUncompressedTar(join(dir, "sparse.tar"))).toEqual([
+  expect(await listTarFiles(join(dir, "sparse.tar"))).toEqual([
     { path: "/big.bin", size: 10_000 },
     { path: "/next.bin", size: 0 },
   ]);

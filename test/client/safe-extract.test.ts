@@ -3,7 +3,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UnsafeEntryError } from "../../src/client/errors.ts";
-import { extractTarStream, resolveInRoot } from "../../src/client/safe-extract.ts";
+import { extractLayerFile, extractTarStream, resolveInRoot } from "../../src/client/safe-extract.ts";
 import { type FakeEntry, makeTar } from "./support/layers.ts";
 
 let work: string;
@@ -23,8 +23,16 @@ async function fresh(): Promise<string> {
   return root;
 }
 
+// Every case runs twice: through the streaming tar parser (compressed layers) and through the
+// header index used for uncompressed layer files.
+let mode: "stream" | "indexed file" = "stream";
 async function extract(entries: FakeEntry[], dir: string, allowAbsoluteSymlinks = false) {
-  return extractTarStream(new Blob([await makeTar(entries)]).stream(), dir, { allowAbsoluteSymlinks, layerName: "test layer" });
+  const opts = { allowAbsoluteSymlinks, layerName: "test layer" };
+  const tar = await makeTar(entries);
+  if (mode === "stream") return extractTarStream(new Blob([tar]).stream(), dir, opts);
+  const file = join(work, `layer-${Math.random().toString(36).slice(2)}.tar`);
+  await writeFile(file, tar);
+  return extractLayerFile(file, dir, opts);
 }
 
 async function outsideUnchanged(): Promise<void> {
@@ -32,7 +40,11 @@ async function outsideUnchanged(): Promise<void> {
   expect(await readFile(join(outside, "victim.txt"), "utf8")).toBe("untouched\n");
 }
 
-describe("safe extraction", () => {
+for (const m of ["stream", "indexed file"] as const) {
+describe(`safe extraction (${m})`, () => {
+  beforeAll(() => {
+    mode = m;
+  });
   test("extracts files, folders, relative symlinks and hard links", async () => {
     const dir = await fresh();
     const stats = await extract(
@@ -138,3 +150,4 @@ describe("safe extraction", () => {
     expect(await resolveInRoot(dir, "m/x", true)).toBe(join(dir, "x"));
   });
 });
+}
