@@ -3,6 +3,7 @@
  * blob otherwise, JSON events with `--json`, nothing with `--quiet`. Messages go to stderr,
  * JSON events to stdout.
  */
+import { formatBytes } from "../util/format-bytes.ts";
 import type { Digest } from "../oci/digest.ts";
 import type { TransferObserver, TransferOutcome } from "./transfer-observer.ts";
 
@@ -31,17 +32,6 @@ interface Active {
   started: number;
 }
 
-/** Formats a byte count as B/KiB/MiB/GiB. */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
 
 const short = (d: Digest): string => d.slice(d.indexOf(":") + 1, d.indexOf(":") + 13);
 

@@ -7,7 +7,8 @@ import { createWorkerPool, type WorkerPool } from "../hash/pool.ts";
 import { parsePlatformString } from "../oci/descriptor.ts";
 import { obtainBaseImage } from "./base-image.ts";
 import { UsageError } from "./errors.ts";
-import { type OutputFlags, createReporter, formatBytes } from "./reporter.ts";
+import { formatBytes } from "../util/format-bytes.ts";
+import { type OutputFlags, createReporter } from "./reporter.ts";
 
 /** Flags of `2dfs build`. */
 export interface BuildFlags extends OutputFlags {

@@ -1,5 +1,5 @@
 /** Draws a field as a rows x columns grid of boxes with each allotment's files and size. */
-import { formatBytes } from "./reporter.ts";
+import { formatBytes } from "../util/format-bytes.ts";
 
 /** One allotment as the grid shows it. */
 export interface GridCell {

@@ -11,7 +11,7 @@ import { listTarFiles } from "../archive/list-tar.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import { UsageError } from "./errors.ts";
-import { formatBytes } from "./reporter.ts";
+import { formatBytes } from "../util/format-bytes.ts";
 import { drawFieldGrid, type GridCell } from "./field-grid.ts";
 
 /** Blobs younger than this are never pruned by default (a concurrent build may be about to reference them). */
