@@ -4,7 +4,8 @@
  * cache, so an unchanged source is never re-read), plus the compression asked for. A hit
  * is trusted only when its blob is still in the store with the recorded size.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { LayoutStore } from "../content/layout-store.ts";
 import { atomicWrite } from "../content/layout-store.ts";
@@ -42,8 +43,12 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
       return sha256Bytes(JSON.stringify([CACHE_VERSION, compression, identity])).slice(7);
     },
     async get(key) {
-      const text = await readFile(join(dir, `${key}.json`), "utf8").catch(() => undefined);
-      if (text === undefined) return undefined;
+      let text: string;
+      try {
+        text = readFileSync(join(dir, `${key}.json`), "utf8"); // small file; sync avoids a thread-pool round trip
+      } catch {
+        return undefined;
+      }
       let entry: unknown;
       try {
         entry = JSON.parse(text);
@@ -51,7 +56,7 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
         return undefined; // a damaged entry is a miss; the rebuild overwrites it
       }
       if (!isCachedLayer(entry)) return undefined;
-      if ((await store.blobSize(entry.digest)) !== entry.size) return undefined;
+      if (statSync(store.blobPath(entry.digest), { throwIfNoEntry: false })?.size !== entry.size) return undefined;
       return entry;
     },
     async put(key, layer) {

@@ -82,7 +82,7 @@ export async function downloadBlobToStore(
     // Bun's native file sink buffers in native memory and writes in large blocks: about twice
     // as fast as a node:fs write stream for the many small chunks a response body arrives in.
     const fd = openSync(path, offset > 0 ? "a" : "w");
-    const out = Bun.file(fd).writer({ highWaterMark: 4 << 20 });
+    const out = Bun.file(fd).writer({ highWaterMark: 1 << 20 });
     let streamError: unknown;
     try {
       for await (const chunk of res.body ?? new ReadableStream<Uint8Array>()) {

@@ -85,7 +85,7 @@ export function symlinkStaysInside(entryPath: string, target: string): boolean {
 /**
  * Extracts one layer blob (compression detected from its first bytes) into `root`. An
  * uncompressed layer (model weights) is not streamed through a tar parser: its headers are
- * indexed and each file's bytes are copied from the blob in 8 MiB positioned reads, with the
+ * indexed and each file's bytes are copied from the blob in 2 MiB positioned reads, with the
  * same checks on every entry. (`Bun.write` of a `Bun.file().slice()` would copy in the
  * kernel, but Bun 1.4.5 ignores the slice and writes the whole file.)
  */
@@ -101,7 +101,7 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
   const stats: ExtractStats = { files: 0, bytes: 0 };
   const dirModes: [string, number][] = [];
   const blob = await open(path, "r");
-  const buffer = new Uint8Array(Math.min(COPY_CHUNK, Math.max(1, ...entries.map((e) => e.size))));
+  const buffer = freeCopyBuffers.pop() ?? new Uint8Array(2 << 20);
   try {
     for (const e of entries) {
       const entry: EntrySource = {
@@ -127,13 +127,15 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
     }
   } finally {
     await blob.close();
+    freeCopyBuffers.push(buffer);
   }
   for (const [dir, mode] of dirModes.reverse()) await chmod(dir, mode).catch(() => {});
   return stats;
 }
 
-/** Copy buffer of the indexed path: large reads keep the copy near memory speed. */
-const COPY_CHUNK = 8 << 20;
+// Copy buffers are reused, one per extraction running at once: fresh memory is expensive to
+// touch on VMs (see src/hash/read-chunks.ts).
+const freeCopyBuffers: Uint8Array[] = [];
 
 /** One tar entry, from a stream or from an indexed file: its header, and how to skip it or write its data. */
 interface EntrySource {
