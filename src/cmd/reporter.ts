@@ -34,7 +34,7 @@ export function createReporter(flags: OutputFlags, stream: NodeJS.WriteStream = 
       const now = Date.now();
       if (now - lastDraw < 80) return; // redraw at most ~12 times a second
       lastDraw = now;
-      const width = Math.max(20, (stream.columns ?? 80) - 1);
+      const width = Math.max(20, (stream.columns || 80) - 1); // 0 when the terminal does not say
       stream.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
       live = true;
     },
