@@ -6,6 +6,7 @@ import { Annotation } from "../../src/oci/annotations.ts";
 import { MediaType } from "../../src/oci/media-types.ts";
 import { createFilesystemDriver } from "../../src/registry/driver/filesystem.ts";
 import { createTestClient, errorOf, pushImageParts, sha256, type TestClient } from "./helpers.ts";
+import { createMemoryDriver } from "../../src/registry/driver/memory.ts";
 import { grid, pushNative, pushReference, pushTwoPlatformIndex } from "./partition-fixtures.ts";
 
 interface Doc {
@@ -168,20 +169,23 @@ test("an exact tag wins over a partition suffix", async () => {
   expect((await get(c, "x", "v1--0.0.0.0")).digest).toBe(real.digest);
 });
 
-// p99 against a real server is measured in bench/registry.ts; in-process under bun:test the tail is GC noise.
-test("a partition of a 1,000-allotment field is served from cache: p50 < 0.5 ms, p90 < 2 ms", async () => {
-  const c = createTestClient();
+// Latency is measured in bench/registry.ts (p50/p99 against a real server), not timed here:
+// this checks the behaviour that makes it fast, that a repeated partition is served from cache.
+test("a repeated partition of a 1,000-allotment field reads no blob again, only the tag links", async () => {
+  const driver = createMemoryDriver();
+  let reads = 0; // reads of anything but the small tag and revision links, which must be re-read (tags move)
+  const count = (path: string) => {
+    if (!path.endsWith("/link")) reads++;
+  };
+  const counting = { ...driver, read: (path: string) => (count(path), driver.read(path)), reader: (path: string, start?: number, end?: number) => (count(path), driver.reader(path, start, end)) };
+  const c = createTestClient({ driver: counting });
   await pushNative(c, "big", "v1", grid(25, 40));
   const first = await get(c, "big", "v1--0.0.9.9");
   expect(cellsOf(first.doc!)).toHaveLength(100);
-  const times: number[] = [];
-  for (let i = 0; i < 300; i++) {
-    const t = performance.now();
-    const r = await c.req("GET", "/v2/big/manifests/v1--0.0.9.9");
-    await r.arrayBuffer();
-    times.push(performance.now() - t);
+  const afterFirst = reads;
+  for (let i = 0; i < 50; i++) {
+    const again = await get(c, "big", "v1--0.0.9.9");
+    expect(again.digest).toBe(first.digest);
   }
-  times.sort((a, b) => a - b);
-  expect(times[Math.floor(times.length * 0.5)]!).toBeLessThan(0.5);
-  expect(times[Math.floor(times.length * 0.9)]!).toBeLessThan(2);
-}, 30_000);
+  expect(reads).toBe(afterFirst);
+});
