@@ -37,6 +37,7 @@ cli
   .command("gc", "Delete blobs of the registry storage that nothing references")
   .option("--data <dir>", "Storage folder of 2dfs serve")
   .option("--dry-run", "Only list what would be deleted")
+  .option("--upload-max-age <hours>", "Remove upload sessions idle for longer than this", { default: 24 })
   .action(async (flags) => (await import("./cmd/gc.ts")).gcCommand(flags));
 
 cli

@@ -10,13 +10,16 @@ export interface GcFlags {
   data?: string;
   dryRun?: boolean;
   json?: boolean;
+  uploadMaxAge?: number | string;
 }
 
 /** Runs one collection and prints what was (or would be) deleted. */
 export async function gcCommand(flags: GcFlags): Promise<void> {
   const dir = defaultRegistryDir(flags.data);
   if (!existsSync(dir)) throw new UsageError(`no registry data at ${dir}`, "2dfs gc --data DIR [--dry-run]");
-  const report = await collectGarbage(createFilesystemDriver(dir), { dryRun: Boolean(flags.dryRun) });
+  const hours = flags.uploadMaxAge === undefined ? 24 : Number(flags.uploadMaxAge);
+  if (!Number.isFinite(hours) || hours < 0) throw new UsageError(`--upload-max-age must be a number of hours, got "${flags.uploadMaxAge}"`);
+  const report = await collectGarbage(createFilesystemDriver(dir), { dryRun: Boolean(flags.dryRun), uploadMaxAgeMs: hours * 3600_000 });
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ ...report, dryRun: Boolean(flags.dryRun) })}\n`);
     return;
@@ -24,5 +27,6 @@ export async function gcCommand(flags: GcFlags): Promise<void> {
   const verb = flags.dryRun ? "would delete" : "deleted";
   for (const digest of report.deleted) process.stdout.write(`${verb} ${digest}\n`);
   const mb = (report.bytesFreed / 1e6).toFixed(1);
-  process.stderr.write(`${verb} ${report.deleted.length} blobs (${mb} MB), kept ${report.kept}\n`);
+  for (const upload of report.uploadsDeleted) process.stdout.write(`${verb} abandoned upload ${upload}\n`);
+  process.stderr.write(`${verb} ${report.deleted.length} blobs (${mb} MB) and ${report.uploadsDeleted.length} abandoned uploads, kept ${report.kept}\n`);
 }

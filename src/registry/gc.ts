@@ -10,22 +10,27 @@ import { type Digest, isDigest } from "../oci/digest.ts";
 import type { StorageDriver } from "./driver/driver.ts";
 import { createRegistry } from "./registry.ts";
 import { listRepositories } from "./services/catalog.ts";
-import { blobAlgorithmDir, blobDataPath, repositoryDir } from "./storage/paths.ts";
+import { blobAlgorithmDir, blobDataPath, repositoryDir, uploadDir } from "./storage/paths.ts";
 
 /** What a collection did (or, with dryRun, would do). */
 export interface GcReport {
   deleted: string[];
   kept: number;
   bytesFreed: number;
+  /** Upload sessions (`repo/id`) idle for longer than the limit, removed with their data. */
+  uploadsDeleted: string[];
 }
+
+/** Upload sessions idle longer than this are abandoned: a client resumes within minutes, not days. */
+export const DEFAULT_UPLOAD_MAX_AGE_MS = 24 * 3600_000;
 
 /** Thrown when gc cannot know what is referenced (an unreadable manifest or field): nothing is deleted. */
 export class GcError extends Error {
   override name = "GcError";
 }
 
-/** Marks and sweeps; with `dryRun` nothing is deleted. */
-export async function collectGarbage(driver: StorageDriver, opts: { dryRun: boolean }): Promise<GcReport> {
+/** Marks and sweeps blobs, and removes abandoned upload sessions; with `dryRun` nothing is deleted. */
+export async function collectGarbage(driver: StorageDriver, opts: { dryRun: boolean; uploadMaxAgeMs?: number; now?: number }): Promise<GcReport> {
   const registry = createRegistry(driver, { readOnly: true });
   const marked = new Set<string>();
   const repositories = await listRepositories(driver);
@@ -52,7 +57,8 @@ export async function collectGarbage(driver: StorageDriver, opts: { dryRun: bool
     }
   }
 
-  const report: GcReport = { deleted: [], kept: 0, bytesFreed: 0 };
+  const report: GcReport = { deleted: [], kept: 0, bytesFreed: 0, uploadsDeleted: [] };
+  await sweepUploads(driver, repositories, opts.uploadMaxAgeMs ?? DEFAULT_UPLOAD_MAX_AGE_MS, opts.now ?? Date.now(), opts.dryRun, report);
   for (const algorithm of await driver.list("blobs")) {
     for (const shard of await driver.list(blobAlgorithmDir(algorithm))) {
       for (const hex of await driver.list(`${blobAlgorithmDir(algorithm)}/${shard}`)) {
@@ -80,6 +86,21 @@ export async function collectGarbage(driver: StorageDriver, opts: { dryRun: bool
     }
   }
   return report;
+}
+
+// A session's age is that of its newest file: every PATCH rewrites its state.
+async function sweepUploads(driver: StorageDriver, repositories: string[], maxAgeMs: number, now: number, dryRun: boolean, report: GcReport): Promise<void> {
+  for (const name of repositories) {
+    const uploads = `${repositoryDir(name)}/_uploads`;
+    for (const id of await driver.list(uploads)) {
+      const dir = uploadDir(name, id);
+      const stats = await Promise.all((await driver.list(dir)).map((f) => driver.stat(`${dir}/${f}`)));
+      const newest = Math.max(0, ...stats.map((s) => s?.modified ?? 0));
+      if (now - newest <= maxAgeMs) continue;
+      report.uploadsDeleted.push(`${name}/${id}`);
+      if (!dryRun) await driver.delete(dir);
+    }
+  }
 }
 
 // A field that cannot be read stops the collection: its allotments must never be swept.

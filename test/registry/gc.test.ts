@@ -39,3 +39,26 @@ test("gc refuses to run when a field blob cannot be read", async () => {
   await c.driver.write(`blobs/sha256/${hex.slice(0, 2)}/${hex}/data`, new TextEncoder().encode("{broken"));
   await expect(collectGarbage(c.driver, { dryRun: false })).rejects.toThrow(/malformed.*nothing was deleted/);
 });
+
+test("gc removes upload sessions idle past the limit and keeps recent ones", async () => {
+  const c = createTestClient();
+  const started = async () => {
+    const r = await c.req("POST", "/v2/up/load/blobs/uploads/");
+    expect(r.status).toBe(202);
+    const path = new URL(r.headers.get("location")!, "http://localhost").pathname;
+    const patched = await c.req("PATCH", path, { body: "some bytes", headers: { "Content-Type": "application/octet-stream", "Content-Range": "0-9" } });
+    expect(patched.status).toBe(202);
+    return path;
+  };
+  await pushNative(c, "up/load", "v1", grid(1, 1)); // the repository must exist for gc to visit it
+  const old = await started();
+  const hour = 3600_000;
+  // Seen from 25 hours later, the session is abandoned; from 1 hour later it is not.
+  expect((await collectGarbage(c.driver, { dryRun: true, now: Date.now() + hour })).uploadsDeleted).toEqual([]);
+  const later = await collectGarbage(c.driver, { dryRun: false, now: Date.now() + 25 * hour });
+  expect(later.uploadsDeleted).toHaveLength(1);
+  expect((await c.req("GET", old)).status).toBe(404);
+  const fresh = await started();
+  expect((await collectGarbage(c.driver, { dryRun: false })).uploadsDeleted).toEqual([]);
+  expect((await c.req("GET", fresh)).status).toBe(204);
+});
