@@ -63,6 +63,7 @@ cli
   .command("export <ref>", "Write an image or a partition of the local store as a tar for docker load / podman load")
   .option("-o, --output <file>", "Output tar file")
   .option("--format <format>", "docker | oci", { default: "docker" })
+  .option("--platform <os/arch>", "Platform of a multi-platform image (default: this machine's)")
   .option("--store <dir>", storeHelp)
   .action(async (ref, flags) => (await import("./cmd/export.ts")).exportCommand(ref, flags));
 

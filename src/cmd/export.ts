@@ -1,6 +1,7 @@
 /** `2dfs export REF -o FILE [--format docker|oci]`: an image or partition of the local store as a tar for docker/podman load. */
 import { createLayoutStore } from "../content/layout-store.ts";
 import { defaultStoreDir } from "../content/paths.ts";
+import { parsePlatformString } from "../oci/descriptor.ts";
 import { toPartitionSuffix } from "../oci/partition-suffix.ts";
 import { type ArchiveFormat, writeImageArchive } from "../client/image-archive.ts";
 import { planLocalImage, splitLocalName } from "../client/local-image.ts";
@@ -11,6 +12,7 @@ export interface ExportFlags {
   output?: string;
   format?: string;
   store?: string;
+  platform?: string;
 }
 
 /** Writes the tar. */
@@ -19,7 +21,8 @@ export async function exportCommand(ref: string, flags: ExportFlags): Promise<vo
   const format = (flags.format ?? "docker") as ArchiveFormat;
   if (format !== "docker" && format !== "oci") throw new UsageError(`--format must be docker or oci, got "${flags.format}"`);
   const store = await createLayoutStore(defaultStoreDir(flags.store));
-  const { name, plan } = await planLocalImage(store, ref);
+  const platform = flags.platform ? parsePlatformString(flags.platform) : undefined;
+  const { name, plan } = await planLocalImage(store, ref, platform);
   const { rects } = splitLocalName(ref);
   const repoTag = `${name}${rects ? toPartitionSuffix(rects) : ""}`;
   await writeImageArchive(flags.output, store, plan, repoTag, format);

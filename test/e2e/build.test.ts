@@ -92,6 +92,22 @@ describeIfE2E("2dfs build (e2e)", ["skopeo", "umoci", "busybox", "strace"], () =
     expect(opened).toEqual([]);
   });
 
+  test("a two-platform base keeps both platforms; export --platform picks one", async () => {
+    const multi = await makeBusyboxBase(join(dir, "multi"), { platforms: ["amd64", "arm64"] });
+    const built = await run2dfs(["build", "-t", "multi:v1", "-f", join(dir, "ctx", "2dfs.json"), "--base", `oci:${multi.layoutDir}:${multi.tag}`, "--store", store(), "--quiet"]);
+    expect(built.code).toBe(0);
+    const index = JSON.parse((await skopeo(["inspect", "--raw", `oci:${store()}:multi:v1`])).stdout);
+    expect(index.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort()).toEqual(["amd64", "arm64"]);
+    for (const arch of ["amd64", "arm64"]) {
+      const tar = join(dir, `multi-${arch}.tar`);
+      const out = await run2dfs(["export", "multi:v1--0.0.0.1", "--platform", `linux/${arch}`, "--format", "oci", "-o", tar, "--store", store()]);
+      expect(out.code).toBe(0);
+      const info = JSON.parse((await skopeo(["inspect", `oci-archive:${tar}`])).stdout);
+      expect(info.Architecture).toBe(arch);
+      expect(info.Layers).toHaveLength(2 + 2); // busybox + /etc/arch layers, then allotments (0,0) and (0,1)
+    }
+  });
+
   test("a 2 GiB source builds with peak memory under 300 MB", async () => {
     const big = join(dir, "big");
     await writeTree(big, { "2dfs.json": JSON.stringify({ allotments: [{ src: "huge.bin", dst: "/data/huge.bin", row: 0, col: 0 }] }) });
