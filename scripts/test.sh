@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash .ci/install-deps.sh
 ./node_modules/.bin/bun run build:bin
 export TDFS_BIN="$PWD/dist/2dfs"
-exec ./node_modules/.bin/bun test "$@"
+# --timeout: e2e suites start real daemons; bun's 5 s default is for unit tests (a preload's
+# setDefaultTimeout did not reach every file).
+exec ./node_modules/.bin/bun test --timeout 120000 "$@"

@@ -124,8 +124,18 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
       }
       dispatch();
     };
+    // A worker that exits without an error event (killed, aborted) must not leave its job pending.
+    worker.addEventListener("close", () => {
+      if (!slots.includes(slot)) return;
+      if (!slot.ready) bootFailures++;
+      const task = finish(slot);
+      slots.splice(slots.indexOf(slot), 1);
+      task?.reject(new WorkerPoolError("hash worker exited while running a job"));
+      dispatch();
+    });
     worker.onerror = (event: ErrorEvent) => {
       // A crashed worker is replaced; only the job it was running fails.
+      if (!slots.includes(slot)) return;
       if (!slot.ready) bootFailures++;
       const task = finish(slot);
       slots.splice(slots.indexOf(slot), 1);
