@@ -95,7 +95,6 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
 
   const run = (slot: Slot, task: Task): void => {
     slot.task = task;
-    slot.worker.ref(); // a running job keeps the process alive; idle workers do not
     const req = { id: nextId++, engine, ...task.payload } as WorkerRequest;
     slot.worker.postMessage(req);
   };
@@ -103,7 +102,6 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   const finish = (slot: Slot): Task | null => {
     const task = slot.task;
     slot.task = null;
-    slot.worker.unref();
     return task;
   };
 
@@ -156,7 +154,9 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   };
 
   // Start every worker now: a worker takes ~30-100 ms to load, which then overlaps other work.
-  for (let i = 0; i < threads; i++) spawn().worker.unref();
+  // Workers stay referenced until close(): Bun 1.4's worker.unref() can lose messages in flight
+  // (oven-sh/bun#28645), which left a job pending for ever in our test runs.
+  for (let i = 0; i < threads; i++) spawn();
 
   return {
     writeLayer: (job) => submit<WriteLayerResult>({ kind: "writeLayer", job }),
