@@ -39,8 +39,11 @@ export type BaseImage = { kind: "scratch"; platform?: Platform } | { kind: "imag
 /** Options of one build. */
 export interface BuildOptions {
   store: LayoutStore;
-  /** The layer workers, or a factory called only when some allotment is not cached (a no-change rebuild starts no worker). */
-  pool: WorkerPool | (() => WorkerPool);
+  /**
+   * The layer workers, or a factory called only when some allotment is not cached, with how many
+   * are not: a no-change rebuild starts no worker, and one changed allotment needs no second thread.
+   */
+  pool: WorkerPool | ((misses: number) => WorkerPool);
   descriptorPath: string;
   name: string;
   base: BaseImage;
@@ -110,7 +113,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }),
   );
   let pool: WorkerPool | undefined;
-  const getPool = () => (pool ??= typeof opts.pool === "function" ? opts.pool() : opts.pool);
+  const misses = lookups.filter((l) => !l.hit).length;
+  const getPool = () => (pool ??= typeof opts.pool === "function" ? opts.pool(misses) : opts.pool);
   let built = 0;
   let cached = 0;
   const layers = await runBounded(resolved, opts.jobs, async ({ spec, files }, i) => {

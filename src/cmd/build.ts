@@ -40,7 +40,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   const store = await createLayoutStore(defaultStoreDir(flags.store));
   const base = await obtainBaseImage(flags.base, store, platforms.length ? platforms : undefined);
   let pool: WorkerPool | undefined;
-  const startPool = () => (pool ??= createWorkerPool({ workers: jobs }));
+  const startPool = (misses: number) => (pool ??= createWorkerPool({ workers: Math.max(1, Math.min(jobs, misses)) }));
   const started = performance.now();
   let totalBytes = 0;
   let doneBytes = 0;
