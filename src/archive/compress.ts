@@ -46,6 +46,11 @@ export function detectCompression(firstBytes: Uint8Array): Compression {
   return "none";
 }
 
+/** The compression of the blob stored at `path`, from its first four bytes. */
+export async function detectFileCompression(path: string): Promise<Compression> {
+  return detectCompression(new Uint8Array(await Bun.file(path).slice(0, 4).arrayBuffer()));
+}
+
 /** Largest sample `looksCompressible` looks at; callers may pass less. */
 export const COMPRESSIBLE_SAMPLE_MAX = 1 << 20;
 

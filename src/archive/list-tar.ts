@@ -1,5 +1,5 @@
 /** Lists the regular files of a (possibly compressed) layer tar without extracting it. */
-import { createDecompressor, detectCompression } from "./compress.ts";
+import { createDecompressor, detectFileCompression } from "./compress.ts";
 import { indexUncompressedTar } from "./tar-index.ts";
 import { parseTarStream } from "./tar-reader.ts";
 
@@ -11,8 +11,7 @@ export interface TarFileInfo {
 
 /** Streams through the layer at `path` and returns its regular files (directories left out). */
 export async function listTarFiles(path: string): Promise<TarFileInfo[]> {
-  const head = new Uint8Array(await Bun.file(path).slice(0, 4).arrayBuffer());
-  const compression = detectCompression(head);
+  const compression = await detectFileCompression(path);
   // An uncompressed layer (model weights) can be listed from its headers alone.
   if (compression === "none") {
     const entries = await indexUncompressedTar(path);

@@ -4,7 +4,7 @@ import { type LayoutStore, NotInStoreError } from "../content/layout-store.ts";
 import type { Platform } from "../oci/descriptor.ts";
 import { type Rect, parseTagPartition } from "../oci/partition-suffix.ts";
 import { ociLayerMediaType } from "../oci/media-types.ts";
-import { detectCompression } from "../archive/compress.ts";
+import { detectFileCompression } from "../archive/compress.ts";
 import { type ImagePlan, planImage } from "./image-plan.ts";
 import { choosePlatform } from "./pull-image.ts";
 import { parseReference } from "../oci/reference.ts";
@@ -29,8 +29,7 @@ export async function planLocalImage(store: LayoutStore, ref: string, platform?:
   const plan = await planImage(store, image, rects, async (digest) => {
     const size = await store.blobSize(digest);
     if (size === undefined) throw new NotInStoreError(`allotment blob ${digest} of ${name} is not in the store`);
-    const head = new Uint8Array(await Bun.file(store.blobPath(digest)).slice(0, 4).arrayBuffer());
-    return { size, mediaType: ociLayerMediaType(detectCompression(head)) };
+    return { size, mediaType: ociLayerMediaType(await detectFileCompression(store.blobPath(digest))) };
   });
   return { name, plan };
 }

@@ -12,7 +12,7 @@ import type { Digest } from "../oci/digest.ts";
 import { ociLayerMediaType } from "../oci/media-types.ts";
 import { toPartitionSuffix } from "../oci/partition-suffix.ts";
 import { type ImageReference, parseReference, toFamiliarString } from "../oci/reference.ts";
-import { detectCompression } from "../archive/compress.ts";
+import { detectFileCompression } from "../archive/compress.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import { downloadBlobToStore } from "./blob-download.ts";
 import { createCachingSource } from "./caching-source.ts";
@@ -79,8 +79,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   const statBlob = async (digest: Digest) => {
     await fetchBlob({ digest });
     const size = (await store.blobSize(digest)) ?? 0;
-    const head = new Uint8Array(await Bun.file(store.blobPath(digest)).slice(0, 4).arrayBuffer());
-    return { size, mediaType: ociLayerMediaType(detectCompression(head)) };
+    return { size, mediaType: ociLayerMediaType(await detectFileCompression(store.blobPath(digest))) };
   };
   const plan = await planImage(source, image, reference.rects, statBlob, jobs);
   if (format === "files" && plan.fieldFormat === "plain") {

@@ -8,7 +8,7 @@
 import { createWriteStream } from "node:fs";
 import { chmod, link, lstat, mkdir, open, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { createDecompressor, detectCompression } from "../archive/compress.ts";
+import { createDecompressor, detectFileCompression } from "../archive/compress.ts";
 import { indexUncompressedTar, type TarIndexEntry } from "../archive/tar-index.ts";
 import { parseTarStream, type TarStreamEntry } from "../archive/tar-reader.ts";
 import { UnsafeEntryError } from "./errors.ts";
@@ -90,8 +90,7 @@ export function symlinkStaysInside(entryPath: string, target: string): boolean {
  * kernel, but Bun 1.4.5 ignores the slice and writes the whole file.)
  */
 export async function extractLayerFile(path: string, root: string, opts: ExtractOptions): Promise<ExtractStats> {
-  const head = new Uint8Array(await Bun.file(path).slice(0, 4).arrayBuffer());
-  const compression = detectCompression(head);
+  const compression = await detectFileCompression(path);
   if (compression === "none") return extractIndexedTar(path, await indexUncompressedTar(path), root, opts);
   const stream = createDecompressor(compression)(Bun.file(path).stream());
   return extractTarStream(stream, root, opts);

@@ -105,6 +105,16 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
     return task;
   };
 
+  const retire = (slot: Slot, reason: string): void => {
+    if (!slots.includes(slot)) return; // already retired (error then close), or closed by close()
+    if (!slot.ready) bootFailures++;
+    const task = finish(slot);
+    slots.splice(slots.indexOf(slot), 1);
+    slot.worker.terminate();
+    task?.reject(new WorkerPoolError(reason));
+    dispatch();
+  };
+
   const spawn = (): Slot => {
     const worker = new Worker(workerLocation());
     const slot: Slot = { worker, task: null, ready: false };
@@ -122,25 +132,9 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
       }
       dispatch();
     };
-    // A worker that exits without an error event (killed, aborted) must not leave its job pending.
-    worker.addEventListener("close", () => {
-      if (!slots.includes(slot)) return;
-      if (!slot.ready) bootFailures++;
-      const task = finish(slot);
-      slots.splice(slots.indexOf(slot), 1);
-      task?.reject(new WorkerPoolError("hash worker exited while running a job"));
-      dispatch();
-    });
-    worker.onerror = (event: ErrorEvent) => {
-      // A crashed worker is replaced; only the job it was running fails.
-      if (!slots.includes(slot)) return;
-      if (!slot.ready) bootFailures++;
-      const task = finish(slot);
-      slots.splice(slots.indexOf(slot), 1);
-      worker.terminate();
-      task?.reject(new WorkerPoolError(`hash worker failed: ${event.message}`));
-      dispatch();
-    };
+    // A crashed worker, or one that exits without an error event, is replaced; only its job fails.
+    worker.addEventListener("close", () => retire(slot, "hash worker exited while running a job"));
+    worker.onerror = (event: ErrorEvent) => retire(slot, `hash worker failed: ${event.message}`);
     slots.push(slot);
     return slot;
   };
