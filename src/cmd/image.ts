@@ -55,7 +55,7 @@ async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> 
   for (const { name, descriptor } of await store.images()) {
     const image = await loadImage(store, descriptor);
     const first = image.platforms[0];
-    const allotments = first ? fieldCells(first, []).length : 0;
+    const allotments = first ? (await fieldCells(store, first)).length : 0;
     const size = first ? first.manifest.layers.reduce((n, l) => n + l.size, 0) : 0;
     rows.push({ name, digest: descriptor.digest, platforms: image.platforms.map((p) => toPlatformString(p.platform)), allotments, size });
   }
@@ -69,12 +69,13 @@ async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> 
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
 }
 
-// Cells of a platform image, in either field format; `refCells` carries a parsed reference field.
-function fieldCells(image: PlatformImage, refCells: { row: number; col: number; digest: Digest }[]): { row: number; col: number; digest: Digest; size?: number }[] {
+// The cells of a platform image in either field format (a reference field is read from its blob).
+async function fieldCells(store: LayoutStore, image: PlatformImage): Promise<{ row: number; col: number; digest: Digest; size?: number }[]> {
   if (isNativeField(image.manifest)) {
     return readNativeField(image.manifest, image.config).allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, size: a.layer.size }));
   }
-  return refCells;
+  const at = findReferenceFieldLayer(image.manifest);
+  return at < 0 ? [] : parseReferenceField(await store.readBlob(image.manifest.layers[at]!.digest, MAX_FIELD_BLOB_BYTES));
 }
 
 async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags): Promise<void> {
@@ -84,12 +85,8 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
   const out = { name, descriptor, platforms: [] as unknown[] };
   for (const platform of image.platforms) {
     const fieldIndex = findReferenceFieldLayer(platform.manifest);
-    const refCells =
-      fieldIndex >= 0
-        ? parseReferenceField(await store.readBlob(platform.manifest.layers[fieldIndex]!.digest, MAX_FIELD_BLOB_BYTES))
-        : [];
     const cells: GridCell[] = [];
-    for (const cell of fieldCells(platform, refCells)) {
+    for (const cell of await fieldCells(store, platform)) {
       const files = await listTarFiles(store.blobPath(cell.digest));
       cells.push({ row: cell.row, col: cell.col, digest: cell.digest, size: cell.size ?? (await store.blobSize(cell.digest)) ?? 0, files });
     }

@@ -33,6 +33,7 @@ describe("2dfs image", () => {
     const rows = JSON.parse(await ok(["image", "ls", "--json"]));
     expect(rows.map((r: { name: string }) => r.name).sort()).toEqual(["one:v1", "two:v1"]);
     expect(rows.find((r: { name: string }) => r.name === "one:v1").allotments).toBe(2);
+    expect(rows.find((r: { name: string }) => r.name === "two:v1").allotments).toBe(1); // reference format: read from the field blob
   });
 
   test("inspect draws the field as a grid with holes, for the native and the reference format", async () => {
