@@ -75,6 +75,7 @@ export function createReporter(opts: ReporterOptions = {}): Reporter {
   };
 
   return {
+    live: mode === "tty",
     start(digest, total, already) {
       active.set(digest, { total, bytes: already, started: performance.now() });
       if (mode === "json") writeJson(JSON.stringify({ event: "start", digest, total: total ?? null, resumedFrom: already }));

@@ -6,6 +6,11 @@ export type TransferOutcome = "downloaded" | "cached" | "uploaded" | "exists" | 
 
 /** Receives transfer events; every method is optional to implement (see `silentObserver`). */
 export interface TransferObserver {
+  /**
+   * True when bytes are shown as they arrive (progress bars on a terminal): transfers then report
+   * them while they run; otherwise they may report a blob's bytes in one go when it is done.
+   */
+  readonly live?: boolean;
   /** A transfer starts: `total` when known, `already` bytes kept from an earlier, interrupted attempt. */
   start(digest: Digest, total: number | undefined, already: number): void;
   /** `bytes` more bytes went over the wire. */
