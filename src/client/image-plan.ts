@@ -10,10 +10,10 @@ import type { Digest } from "../oci/digest.ts";
 import type { ImageManifest } from "../oci/manifest.ts";
 import type { Rect } from "../oci/partition-suffix.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
-import { isNativeField, readNativeField } from "../field/native-format.ts";
+import { isNativeField, readNativeField, readNativeLayout } from "../field/native-format.ts";
 import { type ResolvedCell, partitionNative, partitionReference } from "../field/partition.ts";
 import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
-import { selectNonEmpty } from "../field/field.ts";
+import { selectAllotments, selectNonEmpty } from "../field/field.ts";
 import { runBounded } from "../util/run-bounded.ts";
 
 /** What a pull or export writes: the (partitioned) image and its layers in order. */
@@ -88,4 +88,25 @@ export async function planImage(
   }
   if (rects) throw new NotAFieldError("the image has no 2DFS field, so it has no partitions; drop the --x1.y1.x2.y2 suffix");
   return { ...common, manifest, manifestBytes: image.manifestBytes, config, configBytes: image.configBytes, fieldFormat: "plain", baseLayers: manifest.layers, allotments: [] };
+}
+
+/**
+ * The layers a plan of `manifest` for `rects` will list, as far as the manifest alone tells,
+ * before the config (or a reference field's blob) is read, so that a pull can start downloading
+ * them while it fetches the config. Never more than the plan needs; empty when unsure (planImage
+ * reports what is wrong). `withBase`: include the base layers (every format but files).
+ */
+export function layersBeforeConfig(manifest: ImageManifest, rects: Rect[] | undefined, withBase: boolean): Descriptor[] {
+  try {
+    if (isNativeField(manifest)) {
+      const { baseLayerCount, cells } = readNativeLayout(manifest);
+      const chosen = rects ? selectAllotments(cells, rects) : cells;
+      return [...(withBase ? manifest.layers.slice(0, baseLayerCount) : []), ...chosen.map((c) => c.layer)];
+    }
+    const fieldAt = findReferenceFieldLayer(manifest);
+    if (fieldAt >= 0) return withBase ? manifest.layers.filter((_, i) => i !== fieldAt) : [];
+    return withBase && !rects ? manifest.layers : [];
+  } catch {
+    return [];
+  }
 }

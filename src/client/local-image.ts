@@ -6,7 +6,7 @@ import { type Rect, parseTagPartition } from "../oci/partition-suffix.ts";
 import { ociLayerMediaType } from "../oci/media-types.ts";
 import { detectFileCompression } from "../archive/compress.ts";
 import { type ImagePlan, planImage } from "./image-plan.ts";
-import { choosePlatform } from "./pull-image.ts";
+import { choosePlatform } from "./choose-platform.ts";
 import { parseReference } from "../oci/reference.ts";
 
 /** A store name split from its partition suffix. */

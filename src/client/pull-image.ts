@@ -5,9 +5,9 @@
  * staged beside it and moved in only when everything is verified.
  */
 import { rm } from "node:fs/promises";
-import { type PlatformImage, loadImage } from "../content/image-graph.ts";
+import { loadPlatform } from "../content/image-graph.ts";
 import type { LayoutStore } from "../content/layout-store.ts";
-import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../oci/descriptor.ts";
+import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import { ociLayerMediaType } from "../oci/media-types.ts";
 import { toPartitionSuffix } from "../oci/partition-suffix.ts";
@@ -16,9 +16,8 @@ import { detectFileCompression } from "../archive/compress.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import { downloadBlobToStore } from "./blob-download.ts";
 import { createCachingSource } from "./caching-source.ts";
-import { ImageNotFoundError } from "./errors.ts";
-import { hostPlatform } from "./host-platform.ts";
-import { type ImagePlan, NotAFieldError, planImage } from "./image-plan.ts";
+import { choosePlatform, pickManifest } from "./choose-platform.ts";
+import { type ImagePlan, NotAFieldError, layersBeforeConfig, planImage } from "./image-plan.ts";
 import { writeOciLayout } from "./oci-layout-writer.ts";
 import { runBounded } from "../util/run-bounded.ts";
 import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
@@ -73,22 +72,33 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   const root = await client.getManifest(repo, reference.digest ?? reference.tag ?? "latest");
   await store.putBlob(root.parsed.bytes);
   const source = createCachingSource(store, createRemoteBlobSource(client, repo));
-  const image = choosePlatform(await loadImage(source, root.descriptor).then((l) => l.platforms), opts.platform, reference);
+  const picked = await pickManifest(source, root, opts.platform, reference);
 
-  // Reference fields do not record allotment sizes or media types: fetch the blob and look.
-  const statBlob = async (digest: Digest) => {
-    await fetchBlob({ digest });
-    const size = (await store.blobSize(digest)) ?? 0;
-    return { size, mediaType: ociLayerMediaType(await detectFileCompression(store.blobPath(digest))) };
-  };
-  const plan = await planImage(source, image, reference.rects, statBlob, jobs);
-  if (format === "files" && plan.fieldFormat === "plain") {
-    throw new NotAFieldError(`${toFamiliarString(reference)} is not a 2DFS image, so it has no allotment files; use --format rootfs`);
+  // The manifest alone names most of the layers needed: download them while the config is read.
+  const early = uniqueLayers(layersBeforeConfig(picked.manifest, reference.rects, format !== "files"));
+  const prefetch = runBounded(early, jobs, fetchBlob);
+  let layers: Descriptor[];
+  let plan: ImagePlan;
+  try {
+    const image = choosePlatform([await loadPlatform(source, picked.descriptor, picked.manifestBytes, picked.manifest)], opts.platform, reference);
+    // Reference fields do not record allotment sizes or media types: fetch the blob and look.
+    const statBlob = async (digest: Digest) => {
+      await fetchBlob({ digest });
+      const size = (await store.blobSize(digest)) ?? 0;
+      return { size, mediaType: ociLayerMediaType(await detectFileCompression(store.blobPath(digest))) };
+    };
+    plan = await planImage(source, image, reference.rects, statBlob, jobs);
+    if (format === "files" && plan.fieldFormat === "plain") {
+      throw new NotAFieldError(`${toFamiliarString(reference)} is not a 2DFS image, so it has no allotment files; use --format rootfs`);
+    }
+    layers = format === "files" ? plan.allotments : [...plan.baseLayers, ...plan.allotments];
+  } catch (error) {
+    await prefetch.catch(() => {});
+    throw error;
   }
-  const layers = format === "files" ? plan.allotments : [...plan.baseLayers, ...plan.allotments];
-  const unique = new Map<Digest, Descriptor>();
-  for (const l of layers) unique.set(l.digest, l);
-  await runBounded([...unique.values()], jobs, (l) => fetchBlob({ digest: l.digest, size: l.size }));
+  await prefetch;
+  const started = new Set(early.map((l) => l.digest));
+  await runBounded(uniqueLayers(layers).filter((l) => !started.has(l.digest)), jobs, (l) => fetchBlob({ digest: l.digest, size: l.size }));
 
   const staging = await createStagingDir(opts.dir);
   try {
@@ -121,13 +131,7 @@ function manifestDigestOf(plan: ImagePlan): Digest {
   return sha256Bytes(plan.manifestBytes);
 }
 
-/** The platform image to pull: the one matching `wanted` (default: this machine), or the only one. */
-export function choosePlatform(platforms: PlatformImage[], wanted: Platform | undefined, reference: ImageReference): PlatformImage {
-  if (platforms.length === 1 && !wanted) return platforms[0]!;
-  const target = wanted ?? hostPlatform();
-  const match = platforms.find((p) => platformMatches(p.platform, target));
-  if (match) return match;
-  throw new ImageNotFoundError(
-    `${toFamiliarString(reference)} has no image for ${toPlatformString(target)} (it has ${platforms.map((p) => toPlatformString(p.platform)).join(", ") || "none"}); choose one with --platform`,
-  );
+/** Layers without repeats (an image may list one blob twice), in first-seen order. */
+function uniqueLayers(layers: Descriptor[]): Descriptor[] {
+  return [...new Map(layers.map((l) => [l.digest, l])).values()];
 }

@@ -2,7 +2,7 @@
 import { type ImageConfig, parseImageConfig } from "../oci/config.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
-import { type ImageManifest, MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
+import { type ImageIndex, type ImageManifest, MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
 import { isImageManifestType } from "../oci/media-types.ts";
 
 /** Anything that can hand out small blobs by digest, verified (a local store, a registry). */
@@ -34,9 +34,7 @@ export async function loadImage(source: BlobSource, root: Descriptor): Promise<L
     return { root, parsed, platforms: [await loadPlatform(source, root, parsed.bytes, parsed.manifest)] };
   }
   const platforms: PlatformImage[] = [];
-  for (const child of parsed.manifest.manifests) {
-    if (!isImageManifestType(child.mediaType)) continue;
-    if (child.platform?.os === "unknown") continue; // buildkit attestation manifests
+  for (const child of imageEntries(parsed.manifest)) {
     const bytes = await source.readBlob(child.digest, MAX_MANIFEST_BYTES);
     const childParsed = parseManifest(bytes, child.mediaType);
     if (childParsed.kind !== "image") continue;
@@ -45,7 +43,14 @@ export async function loadImage(source: BlobSource, root: Descriptor): Promise<L
   return { root, parsed, platforms };
 }
 
-async function loadPlatform(
+/** The entries of an index that are runnable images (not attestations or other artifacts). */
+export function imageEntries(index: ImageIndex): Descriptor[] {
+  // os "unknown" marks buildkit's attestation manifests.
+  return index.manifests.filter((child) => isImageManifestType(child.mediaType) && child.platform?.os !== "unknown");
+}
+
+/** Reads the config of one image manifest and completes it into a platform image. */
+export async function loadPlatform(
   source: BlobSource,
   descriptor: Descriptor,
   manifestBytes: Uint8Array,

@@ -28,27 +28,27 @@ export function isAllotmentLayer(layer: Descriptor): boolean {
   return a !== undefined && (Annotation.tdfsRow in a || Annotation.tdfsCol in a);
 }
 
-/** Reads and validates the field of a native 2DFS manifest and its config. */
-export function readNativeField(manifest: ImageManifest, config: ImageConfig): { baseLayerCount: number; allotments: Allotment[] } {
+/** A native field as the manifest alone describes it: where allotments start and each one's cell and layer. */
+export interface NativeLayout {
+  baseLayerCount: number;
+  cells: { row: number; col: number; layer: Descriptor }[];
+}
+
+/** Reads and validates the field of a native 2DFS manifest (without its config). */
+export function readNativeLayout(manifest: ImageManifest): NativeLayout {
   const version = manifest.annotations?.[Annotation.tdfsVersion];
   if (version === undefined) throw new FieldFormatError(`manifest has no ${Annotation.tdfsVersion} annotation: not a 2DFS field`);
   if (version !== TDFS_FORMAT_VERSION) {
     throw new FieldFormatError(`unsupported 2DFS field format version "${version}" (this 2dfs reads version ${TDFS_FORMAT_VERSION})`);
   }
-  const diffIds = config.rootfs.diff_ids;
-  if (diffIds.length !== manifest.layers.length) {
-    throw new FieldFormatError(
-      `config lists ${diffIds.length} diff_ids but the manifest has ${manifest.layers.length} layers`,
-    );
-  }
-  const cells = readCells(manifest);
+  const listed = readCells(manifest);
   const baseLayerCount = manifest.layers.findIndex(isAllotmentLayer);
   const firstAllotment =
-    baseLayerCount >= 0 ? baseLayerCount : cells ? manifest.layers.length - cells.length : manifest.layers.length;
+    baseLayerCount >= 0 ? baseLayerCount : listed ? manifest.layers.length - listed.length : manifest.layers.length;
   if (firstAllotment < 0) {
-    throw new FieldFormatError(`${Annotation.tdfsCells} lists ${cells!.length} cells but the manifest has ${manifest.layers.length} layers`);
+    throw new FieldFormatError(`${Annotation.tdfsCells} lists ${listed!.length} cells but the manifest has ${manifest.layers.length} layers`);
   }
-  const allotments: Allotment[] = [];
+  const cells: NativeLayout["cells"] = [];
   for (let i = firstAllotment; i < manifest.layers.length; i++) {
     const layer = manifest.layers[i]!;
     let row: number;
@@ -56,15 +56,15 @@ export function readNativeField(manifest: ImageManifest, config: ImageConfig): {
     if (isAllotmentLayer(layer)) {
       row = parseCoordinate(layer.annotations![Annotation.tdfsRow], Annotation.tdfsRow, i);
       col = parseCoordinate(layer.annotations![Annotation.tdfsCol], Annotation.tdfsCol, i);
-    } else if (cells && baseLayerCount < 0) {
-      ({ row, col } = cells[i - firstAllotment]!);
+    } else if (listed && baseLayerCount < 0) {
+      ({ row, col } = listed[i - firstAllotment]!);
     } else {
       throw new FieldFormatError(`layers[${i}] has no allotment coordinates but follows allotment layers`);
     }
-    const allotment: Allotment = { row, col, layer, diffId: diffIds[i]! };
-    const previous = allotments[allotments.length - 1];
+    const cell = { row, col, layer };
+    const previous = cells[cells.length - 1];
     if (previous) {
-      const order = compareCells(previous, allotment);
+      const order = compareCells(previous, cell);
       if (order === 0) throw new FieldFormatError(`layers[${i}]: cell (${row}, ${col}) appears twice`);
       if (order > 0) {
         throw new FieldFormatError(
@@ -72,9 +72,21 @@ export function readNativeField(manifest: ImageManifest, config: ImageConfig): {
         );
       }
     }
-    allotments.push(allotment);
+    cells.push(cell);
   }
-  return { baseLayerCount: firstAllotment, allotments };
+  return { baseLayerCount: firstAllotment, cells };
+}
+
+/** Reads and validates the field of a native 2DFS manifest and its config. */
+export function readNativeField(manifest: ImageManifest, config: ImageConfig): { baseLayerCount: number; allotments: Allotment[] } {
+  const { baseLayerCount, cells } = readNativeLayout(manifest);
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new FieldFormatError(
+      `config lists ${diffIds.length} diff_ids but the manifest has ${manifest.layers.length} layers`,
+    );
+  }
+  return { baseLayerCount, allotments: cells.map((c, i) => ({ ...c, diffId: diffIds[baseLayerCount + i]! })) };
 }
 
 /** The manifest-level cell list, or undefined when the manifest has none. */

@@ -1,0 +1,107 @@
+/** Which requests a pull makes, and in what order, counted at a proxy in front of the distribution registry. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ImageNotFoundError } from "../../src/client/errors.ts";
+import { hostPlatform } from "../../src/client/host-platform.ts";
+import { pullImage } from "../../src/client/pull-image.ts";
+import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
+import { createLayoutStore } from "../../src/content/layout-store.ts";
+import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
+import { type TestImage, buildFieldImage, pushTestImage } from "./support/images.ts";
+import { startProxy } from "./support/proxy.ts";
+
+let registry: RunningRegistry;
+let direct: RegistryClient;
+let work: string;
+let mine: TestImage;
+let theirs: TestImage;
+
+const other = () => ({ ...hostPlatform(), architecture: hostPlatform().architecture === "amd64" ? "arm64" : "amd64" });
+const configOf = (image: TestImage) => JSON.parse(new TextDecoder().decode(image.manifest)).config.digest as string;
+
+beforeAll(async () => {
+  registry = await startDistribution();
+  direct = await createRegistryClient({ registry: registry.host, credentials: null });
+  work = await mkdtemp(join(tmpdir(), "2dfs-pull-requests-"));
+  mine = await buildFieldImage({ rows: 2, cols: 2, format: "native" });
+  theirs = await buildFieldImage({ rows: 2, cols: 2, format: "native", extra: "another platform" });
+  await pushTestImage(direct, "multi/img", "mine", mine);
+  await pushTestImage(direct, "multi/img", "theirs", theirs);
+  const entry = (img: TestImage, platform: object) => ({ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: img.manifestDigest, size: img.manifest.byteLength, platform });
+  const index = { schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [entry(theirs, other()), entry(mine, hostPlatform())] };
+  await direct.putManifest("multi/img", "v1", new TextEncoder().encode(JSON.stringify(index)), index.mediaType);
+});
+
+afterAll(async () => {
+  await registry.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe("the requests of a pull", () => {
+  test("one platform of an index: only that platform's manifest and config are fetched", async () => {
+    const gets: string[] = [];
+    const proxy = startProxy(registry.host, (req, url, forward) => {
+      if (req.method === "GET") gets.push(url.pathname);
+      return forward(req);
+    });
+    try {
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+      const store = await createLayoutStore(join(work, "store-one-platform"));
+      const dir = join(work, "one-platform");
+      await pullImage(`${proxy.host}/multi/img:v1--0.0.0.0`, { dir, store, client });
+      expect(gets.some((p) => p.endsWith(`/manifests/${mine.manifestDigest}`))).toBe(true);
+      expect(gets.some((p) => p.endsWith(`/blobs/${configOf(mine)}`))).toBe(true);
+      expect(gets.filter((p) => p.endsWith(`/manifests/${theirs.manifestDigest}`) || p.endsWith(`/blobs/${configOf(theirs)}`))).toEqual([]);
+      expect(await readdir(join(dir, "data"))).toEqual(["r0c0.txt"]);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test("a platform the index does not have fails before any blob is fetched, naming the ones it has", async () => {
+    const gets: string[] = [];
+    const proxy = startProxy(registry.host, (req, url, forward) => {
+      if (req.method === "GET") gets.push(url.pathname);
+      return forward(req);
+    });
+    try {
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+      const store = await createLayoutStore(join(work, "store-no-platform"));
+      const error = await pullImage(`${proxy.host}/multi/img:v1`, { dir: join(work, "no-platform"), store, client, platform: { os: "linux", architecture: "s390x" } }).catch((e) => e);
+      expect(error).toBeInstanceOf(ImageNotFoundError);
+      expect(String(error.message)).toContain("linux/s390x");
+      expect(String(error.message)).toContain(`linux/${other().architecture}`);
+      expect(gets.filter((p) => p.includes("/blobs/"))).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test("allotment downloads start while the config is still on its way", async () => {
+    const config = configOf(mine);
+    const wanted = mine.allotments.find((a) => a.row === 1 && a.col === 1)!.layer.digest;
+    let layerRequestedBeforeConfigAnswered = false;
+    let configAnswered = false;
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (url.pathname.endsWith(`/blobs/${config}`)) {
+        // Hold the config back until the layer has been asked for (or 2 s passed).
+        for (let i = 0; i < 200 && !layerRequestedBeforeConfigAnswered; i++) await Bun.sleep(10);
+        configAnswered = true;
+      }
+      if (url.pathname.endsWith(`/blobs/${wanted}`) && !configAnswered) layerRequestedBeforeConfigAnswered = true;
+      return forward(req);
+    });
+    try {
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+      const store = await createLayoutStore(join(work, "store-overlap"));
+      const dir = join(work, "overlap");
+      await pullImage(`${proxy.host}/multi/img:mine--1.1.1.1`, { dir, store, client });
+      expect(layerRequestedBeforeConfigAnswered).toBe(true);
+      expect(await Bun.file(join(dir, "data/r1c1.txt")).text()).toBe(mine.allotments.find((a) => a.row === 1 && a.col === 1)!.files["data/r1c1.txt"]!);
+    } finally {
+      proxy.stop();
+    }
+  });
+});
