@@ -1,9 +1,14 @@
-/** Registry credentials in Docker's `config.json` (`auths[host].auth` = base64 "user:pass"), shared with `docker login`. */
+/**
+ * Registry credentials in Docker's `config.json`, shared with `docker login`: in the file
+ * (`auths[host].auth` = base64 "user:pass"), or with a credential helper when the file names one
+ * for the registry (`credHelpers[host]`) or for all (`credsStore`), as Docker does.
+ */
 import { randomUUID } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { DOCKER_HUB } from "../oci/reference.ts";
+import { helperErase, helperGet, helperStore } from "./credential-helper.ts";
 
 /** A user name and password (or token) for one registry. */
 export interface Credentials {
@@ -30,7 +35,19 @@ export function toConfigKey(registry: string): string {
   return registry === DOCKER_HUB || registry === "index.docker.io" || registry === "registry-1.docker.io" ? HUB_KEY : registry;
 }
 
-type ConfigDoc = Record<string, unknown> & { auths?: Record<string, Record<string, unknown>> };
+type ConfigDoc = Record<string, unknown> & {
+  auths?: Record<string, Record<string, unknown>>;
+  credsStore?: unknown;
+  credHelpers?: Record<string, unknown>;
+};
+
+/** The credential helper config.json assigns to the registry whose `auths` key is `key`, if any. */
+function helperFor(doc: ConfigDoc, key: string): string | undefined {
+  const hostname = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  const specific = doc.credHelpers?.[key] ?? doc.credHelpers?.[hostname];
+  if (typeof specific === "string" && specific !== "") return specific;
+  return typeof doc.credsStore === "string" && doc.credsStore !== "" ? doc.credsStore : undefined;
+}
 
 async function readConfig(path: string): Promise<ConfigDoc> {
   let text: string;
@@ -52,6 +69,10 @@ async function readConfig(path: string): Promise<ConfigDoc> {
   if (auths !== undefined && (typeof auths !== "object" || auths === null || Array.isArray(auths))) {
     throw new DockerConfigError(`${path}: "auths" must be an object`);
   }
+  const helpers = (doc as ConfigDoc).credHelpers;
+  if (helpers !== undefined && (typeof helpers !== "object" || helpers === null || Array.isArray(helpers))) {
+    throw new DockerConfigError(`${path}: "credHelpers" must be an object`);
+  }
   return doc as ConfigDoc;
 }
 
@@ -69,10 +90,20 @@ export function parseAuthEntry(entry: Record<string, unknown>): Credentials | un
   return undefined;
 }
 
-/** The stored credentials for `registry`, accepting the key spellings Docker has used (bare host, with scheme, with /v1/). */
+/**
+ * The stored credentials for `registry`: from its credential helper when one is configured,
+ * else (or when the helper holds none) from the file, accepting the key spellings Docker has
+ * used (bare host, with scheme, with /v1/).
+ */
 export async function readCredentials(registry: string, path = dockerConfigPath()): Promise<Credentials | undefined> {
-  const auths = (await readConfig(path)).auths ?? {};
+  const doc = await readConfig(path);
   const key = toConfigKey(registry);
+  const helper = helperFor(doc, key);
+  if (helper) {
+    const creds = await helperGet(helper, key);
+    if (creds) return creds;
+  }
+  const auths = doc.auths ?? {};
   const candidates = [key, `https://${key}`, `http://${key}`, `https://${key}/v1/`, `http://${key}/v1/`];
   for (const candidate of candidates) {
     const entry = auths[candidate];
@@ -90,21 +121,37 @@ export async function readCredentials(registry: string, path = dockerConfigPath(
   return undefined;
 }
 
-/** Stores credentials for `registry`, keeping every other key of the file intact; the file is 0600. */
-export async function saveCredentials(registry: string, creds: Credentials, path = dockerConfigPath()): Promise<void> {
+/**
+ * Stores credentials for `registry` with its credential helper, or else in the file; every other
+ * key of the file is kept intact and the file is 0600. Returns where they went.
+ */
+export async function saveCredentials(registry: string, creds: Credentials, path = dockerConfigPath()): Promise<string> {
   const doc = await readConfig(path);
+  const key = toConfigKey(registry);
   const auths = { ...(doc.auths ?? {}) };
-  auths[toConfigKey(registry)] = { ...(auths[toConfigKey(registry)] ?? {}), auth: Buffer.from(`${creds.username}:${creds.password}`).toString("base64") };
+  const helper = helperFor(doc, key);
+  if (helper) {
+    await helperStore(helper, key, creds);
+    // As Docker does: the file keeps an entry without the secret, so the registry is listed.
+    const { auth: _secret, password: _password, ...rest } = auths[key] ?? {};
+    auths[key] = rest;
+    await writeConfig(path, { ...doc, auths });
+    return `docker-credential-${helper}`;
+  }
+  auths[key] = { ...(auths[key] ?? {}), auth: Buffer.from(`${creds.username}:${creds.password}`).toString("base64") };
   await writeConfig(path, { ...doc, auths });
+  return path;
 }
 
-/** Removes the credentials of `registry`; returns false when there were none. */
+/** Removes the credentials of `registry` from its helper and the file; returns false when there were none. */
 export async function removeCredentials(registry: string, path = dockerConfigPath()): Promise<boolean> {
   const doc = await readConfig(path);
   const auths = { ...(doc.auths ?? {}) };
   const key = toConfigKey(registry);
+  const helper = helperFor(doc, key);
+  const erased = helper ? await helperErase(helper, key) : false;
   const keys = Object.keys(auths).filter((k) => k === key || k.replace(/^https?:\/\//, "").replace(/\/.*$/, "") === key);
-  if (keys.length === 0) return false;
+  if (keys.length === 0) return erased;
   for (const k of keys) delete auths[k];
   await writeConfig(path, { ...doc, auths });
   return true;

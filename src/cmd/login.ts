@@ -1,9 +1,9 @@
 /** `2dfs login REGISTRY` / `2dfs logout REGISTRY`: credentials in Docker's config.json, checked against /v2/ first. */
-import { createInterface } from "node:readline/promises";
-import { dockerConfigPath, removeCredentials, saveCredentials } from "../client/docker-config.ts";
+import { removeCredentials, saveCredentials } from "../client/docker-config.ts";
 import { AuthenticationError } from "../client/errors.ts";
 import { createRegistryClient } from "../client/registry-client.ts";
 import { UsageError } from "./errors.ts";
+import { promptLine, promptSecret } from "./prompt.ts";
 
 /** Flags of `2dfs login`. */
 export interface LoginFlags {
@@ -25,13 +25,8 @@ export async function loginCommand(registry: string, flags: LoginFlags): Promise
   }
   if (username === undefined || password === undefined) {
     if (!process.stdin.isTTY) throw new UsageError("missing credentials", `echo "$PASSWORD" | 2dfs login ${host} -u USER --password-stdin`);
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      username ??= await rl.question("Username: ");
-      password ??= await rl.question("Password: ");
-    } finally {
-      rl.close();
-    }
+    username ??= await promptLine("Username: ");
+    password ??= await promptSecret("Password: ");
   }
   if (!username) throw new UsageError("the user name is empty");
   if (!password) throw new UsageError("the password is empty");
@@ -41,8 +36,8 @@ export async function loginCommand(registry: string, flags: LoginFlags): Promise
   } catch (error) {
     throw new AuthenticationError(`login to ${host} failed: ${(error as Error).message}`, { cause: error });
   }
-  await saveCredentials(host, { username, password });
-  process.stderr.write(`Login succeeded; credentials saved in ${dockerConfigPath()}\n`);
+  const where = await saveCredentials(host, { username, password });
+  process.stderr.write(`Login succeeded; credentials saved in ${where}\n`);
 }
 
 /** Removes the saved credentials of a registry. */
