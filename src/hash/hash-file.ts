@@ -20,22 +20,28 @@ const buffer = new Uint8Array(READ_SIZE);
 /** The digest and size of the file at `path`. */
 export async function hashFile(path: string, engine?: HashEngine): Promise<{ digest: Digest; size: number }> {
   const hasher = await createSha256(engine);
+  const size = await updateFromFile(hasher, path, 0);
+  return { digest: hasher.digest(), size };
+}
+
+/** Feeds bytes [start, end) of the file at `path` (to its end when `end` is undefined) to `hasher`; returns the bytes read. */
+export async function updateFromFile(hasher: { update(bytes: Uint8Array): unknown }, path: string, start: number, end = Infinity): Promise<number> {
   const fd = openSync(path, "r");
   try {
-    let size = 0;
+    let at = start;
     let sinceYield = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, 0, READ_SIZE, null);
+    while (at < end) {
+      const n = readSync(fd, buffer, 0, Math.min(READ_SIZE, end - at), at);
       if (n === 0) break;
       hasher.update(buffer.subarray(0, n));
-      size += n;
+      at += n;
       sinceYield += n;
       if (sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
-    return { digest: hasher.digest(), size };
+    return at - start;
   } finally {
     closeSync(fd);
   }

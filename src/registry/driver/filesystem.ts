@@ -1,5 +1,6 @@
 /** The default storage driver: files under one root folder on the local file system. */
-import { mkdir, open, readdir, rename, rm, stat, truncate as truncateFile } from "node:fs/promises";
+import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
+import { mkdir, readdir, rename, rm, stat, truncate as truncateFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type AppendSource, type ObjectStat, type StorageDriver, parseStoragePath } from "./driver.ts";
 
@@ -50,13 +51,21 @@ export function createFilesystemDriver(root: string): StorageDriver {
     async append(path, data: AppendSource) {
       const target = full(path);
       await ensureParent(target);
-      const handle = await open(target, "a");
+      if (!(data instanceof Uint8Array) && ((await stat(target).catch(() => undefined))?.size ?? 0) === 0) {
+        // Into an empty file, Bun writes a request body natively: 500 MB of uploads took 0.65 s
+        // against 1.0-1.35 s taking the chunks in JavaScript (README, "Registry"). Bun.write
+        // replaces the file, which is what appending to an empty one means. (Not used to
+        // append: Bun 1.4.5 writes small bodies twice to an O_APPEND descriptor.)
+        await Bun.write(target, new Response(data));
+        return (await stat(target)).size;
+      }
+      const fd = openSync(target, "a");
       try {
-        if (data instanceof Uint8Array) await writeAll(handle, data);
-        else for await (const chunk of data) await writeAll(handle, chunk);
-        return (await handle.stat()).size;
+        if (data instanceof Uint8Array) writeAll(fd, data);
+        else for await (const chunk of data) writeAll(fd, chunk);
+        return fstatSync(fd).size;
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
     },
     async truncate(path, size) {
@@ -83,12 +92,10 @@ export function createFilesystemDriver(root: string): StorageDriver {
   };
 }
 
-async function writeAll(handle: import("node:fs/promises").FileHandle, bytes: Uint8Array): Promise<void> {
+// Synchronous: a chunk of a body is small, and a write per chunk through the thread pool cost more than the copy.
+function writeAll(fd: number, bytes: Uint8Array): void {
   let at = 0;
-  while (at < bytes.byteLength) {
-    const { bytesWritten } = await handle.write(bytes, at, bytes.byteLength - at);
-    at += bytesWritten;
-  }
+  while (at < bytes.byteLength) at += writeSync(fd, bytes, at, bytes.byteLength - at);
 }
 
 function isMissing(e: unknown): boolean {
