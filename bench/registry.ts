@@ -2,7 +2,9 @@
  * `2dfs serve` side by side with the distribution registry (Debian's docker-registry,
  * 2.8) on the same machine: GET throughput of a 1 GB blob, latency of a partition
  * manifest of a 1,000-allotment field (against the plain-tag GET of the same manifest on
- * distribution, which cannot partition), and 50 concurrent pulls of different partitions.
+ * distribution, which cannot partition), 50 concurrent pulls of different partitions, and
+ * `2dfs push` of workload A (targets.md: 50 x 10 MB allotments built with `2dfs build`) beside
+ * `skopeo copy` of the same image from the store to the same registry.
  * Each server runs in its own process; the client is this process.
  *
  *   bun bench/registry.ts
@@ -17,7 +19,7 @@ import { sha256Bytes } from "../src/hash/sha256.ts";
 import type { ImageConfig } from "../src/oci/config.ts";
 import { MediaType } from "../src/oci/media-types.ts";
 import { bestOf, mbps, printTable, writeResults } from "./lib/table.ts";
-import { writeRandomFile } from "./lib/tools.ts";
+import { tdfs, timeCommand, writeRandomFile, writeSplits } from "./lib/tools.ts";
 
 const BLOB_MB = Number(process.env.BENCH_BLOB_MB ?? 1000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -179,6 +181,30 @@ async function concurrentPulls(t: Target): Promise<{ seconds: number; errors: nu
   return { seconds: (performance.now() - started) / 1000, errors };
 }
 
+/** Builds workload A into a store of its own; returns the store folder. */
+async function buildWorkloadA(dir: string): Promise<string> {
+  const splits = join(dir, "a-splits");
+  const names = await writeSplits(splits, 50, 10 * 1024 * 1024);
+  const allotments = names.map((name, i) => ({ src: join(splits, name), dst: `/model/${name}`, row: Math.floor(i / 10), col: i % 10 }));
+  await Bun.write(join(dir, "a.json"), JSON.stringify({ allotments }));
+  const store = join(dir, "a-store");
+  await tdfs(["build", "-t", "a:v1", "-f", join(dir, "a.json"), "--store", store, "--quiet"]);
+  return store;
+}
+
+// Every run pushes to a new repository, and forgets where blobs were seen so nothing is mounted.
+async function pushWorkloadA(t: Target, store: string, runs: number): Promise<{ tdfs: number; skopeo?: number }> {
+  const host = new URL(t.url).host;
+  let run = 0;
+  const forget = () => rm(join(store, ".2dfs", "seen"), { recursive: true, force: true });
+  const tdfsSeconds = await bestOf(runs, () => tdfs(["push", "a:v1", `${host}/a-2dfs/run${run++}:v1`, "--store", store, "--quiet"]), forget);
+  const skopeo = Bun.which("skopeo");
+  if (!skopeo) return { tdfs: tdfsSeconds };
+  let copy = 0;
+  const skopeoSeconds = await bestOf(runs, () => timeCommand(skopeo, ["copy", "-q", "--dest-tls-verify=false", `oci:${store}:a:v1`, `docker://${host}/a-skopeo/run${copy++}:v1`]));
+  return { tdfs: tdfsSeconds, skopeo: skopeoSeconds };
+}
+
 const work = await mkdtemp(join(tmpdir(), "2dfs-bench-registry-"));
 const targets: Target[] = [];
 try {
@@ -193,16 +219,20 @@ try {
   for await (const c of Bun.file(blobPath).stream()) hasher.update(c);
   const blobDigest = `sha256:${hasher.digest("hex")}`;
 
+  const storeA = await buildWorkloadA(work);
   const rows: Record<string, string | number>[] = [];
+  const pushRows: Record<string, string | number>[] = [];
   const results: Record<string, unknown> = {};
   for (const t of targets) {
+    const pushA = await pushWorkloadA(t, storeA, RUNS);
+    pushRows.push({ registry: t.name, "2dfs push s": Number(pushA.tdfs.toFixed(3)), "skopeo copy s": pushA.skopeo === undefined ? "n/a" : Number(pushA.skopeo.toFixed(3)), target: "<= 1.0 s" });
     const pushSeconds = await bestOf(1, () => pushBlob(t, "big", Bun.file(blobPath), blobDigest));
     const getSeconds = await bestOf(RUNS, () => getWithCurl(`${t.url}/v2/big/blobs/${blobDigest}`, size));
     await pushField(t);
     const plain = await latency(t, "v1");
     const partition = t.name === "2dfs serve" ? await latency(t, "v1--0.0.9.9") : undefined;
     const pulls = t.name === "2dfs serve" ? await concurrentPulls(t) : undefined;
-    results[t.name] = { pushSeconds, getSeconds, plain, partition, pulls };
+    results[t.name] = { pushSeconds, getSeconds, plain, partition, pulls, pushWorkloadA: pushA };
     rows.push({
       registry: t.name,
       [`push ${BLOB_MB} MB (MB/s)`]: mbps(size, pushSeconds),
@@ -213,6 +243,7 @@ try {
     });
   }
   printTable(`Registry: 1 GB-class blob and a 1,000-allotment field (${REQUESTS} sequential requests per latency row)`, rows);
+  printTable(`Push of workload A (50 x 10 MiB allotments, 524 MB) to each registry, min of ${RUNS}`, pushRows);
   await writeResults("registry", { blobMB: BLOB_MB, requests: REQUESTS, results });
 } finally {
   for (const t of targets) t.proc.kill();

@@ -92,6 +92,9 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
   });
   const resolveUrl = (location: string): string => new URL(location, `${baseUrl}/`).toString();
 
+  // Until the registry has answered once, a refused connection or an unknown host is a wrong
+  // address or a registry that is not running: say so at once instead of retrying for seconds.
+  let answered = false;
   const request = async (path: string, r: RequestOptions): Promise<Response> => {
     const url = resolveUrl(path);
     let authRetried = 0;
@@ -105,6 +108,11 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
       try {
         res = await fetch(url, { method: r.method ?? "GET", headers, body: r.body?.() ?? null, redirect: "follow" });
       } catch (cause) {
+        const code = (cause as { code?: string }).code;
+        if (!answered && (code === "ECONNREFUSED" || code === "ENOTFOUND")) {
+          const why = code === "ENOTFOUND" ? "no such host" : "connection refused";
+          throw new RegistryUnreachableError(`cannot reach the registry ${host} (${why}): is it running, and is the address right?`, { cause });
+        }
         if (attempt >= retries) {
           throw new RegistryUnreachableError(`${r.method ?? "GET"} ${url}: ${(cause as Error).message}`, { cause });
         }
@@ -112,6 +120,7 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
         await Bun.sleep(retryDelay(retry, attempt));
         continue;
       }
+      answered = true;
       if (res.status === 401 && authRetried < 2) {
         await res.body?.cancel().catch(() => {});
         authRetried++;

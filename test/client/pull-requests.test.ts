@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ImageNotFoundError } from "../../src/client/errors.ts";
+import { ImageNotFoundError, RegistryUnreachableError } from "../../src/client/errors.ts";
 import { hostPlatform } from "../../src/client/host-platform.ts";
 import { pullImage } from "../../src/client/pull-image.ts";
 import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
@@ -11,6 +11,7 @@ import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
 import { type TestImage, buildFieldImage, pushTestImage } from "./support/images.ts";
 import { startProxy } from "./support/proxy.ts";
+import { freePort } from "../e2e/support/index.ts";
 
 let registry: RunningRegistry;
 let direct: RegistryClient;
@@ -103,5 +104,18 @@ describe("the requests of a pull", () => {
     } finally {
       proxy.stop();
     }
+  });
+
+  test("a registry address where nothing listens fails at once, without the retries meant for a flaky network", async () => {
+    const host = `127.0.0.1:${await freePort()}`;
+    // Retrying would wait 10 s before the second attempt.
+    const client = await createRegistryClient({ registry: host, credentials: null, retry: { retries: 3, baseDelayMs: 10_000 } });
+    const store = await createLayoutStore(join(work, "store-refused"));
+    const started = performance.now();
+    const error = await pullImage(`${host}/any/img:v1`, { dir: join(work, "refused"), store, client }).catch((e) => e);
+    expect(error).toBeInstanceOf(RegistryUnreachableError);
+    expect(error.message).toContain(`cannot reach the registry ${host} (connection refused)`);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(await Bun.file(join(work, "refused")).exists()).toBe(false);
   });
 });
