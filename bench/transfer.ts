@@ -2,7 +2,8 @@
  * How bytes get from a socket to a verified file, both ways, on the same data: 20 blobs of
  * 10 MB, 4 at a time over 127.0.0.1, each case timed side by side in one run (min of 5).
  *
- *  download (the `2dfs pull` side; a child process serves the files with sendfile):
+ *  download (the `2dfs pull` side), from two servers: the distribution registry (what users
+ *  pull from; its blobs pushed first) and a Bun child process that serves the files with sendfile:
  *    js-chunks   fetch, iterate the body's chunks in JavaScript, hash each and write it (FileSink)
  *    native      Bun.write(path, response), then hash the file in 256 KiB reads (what 2dfs does)
  *    native, no hash   the floor: the same write without verifying
@@ -16,7 +17,8 @@
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { hashFile } from "../src/hash/hash-file.ts";
-import { makeTempDir, removeTempDir } from "../test/e2e/support/index.ts";
+import { sha256Bytes } from "../src/hash/sha256.ts";
+import { hasTool, makeTempDir, removeTempDir, startDistribution } from "../test/e2e/support/index.ts";
 import { bestOf, mbps, printTable, writeResults } from "./lib/table.ts";
 import { writeSplits } from "./lib/tools.ts";
 
@@ -103,35 +105,54 @@ async function main(): Promise<void> {
       console.log(`  ${direction} ${how}: ${seconds.toFixed(3)} s`);
     };
 
+    // Where each blob is downloaded from: the Bun file server, and distribution when installed.
+    const sources: { name: string; url: (name: string) => string }[] = [];
     const files = await startServer("files", src);
     stops.push(files.stop);
-    const url = (name: string) => `http://127.0.0.1:${files.port}/${name}`;
-    const downloads: Record<string, (name: string) => Promise<void>> = {
-      "js-chunks": async (name) => {
-        const res = await fetch(url(name));
-        const hasher = new Bun.CryptoHasher("sha256");
-        const fd = openSync(join(out, name), "w");
-        const sink = Bun.file(fd).writer({ highWaterMark: 1 << 20 });
-        for await (const chunk of res.body!) {
-          hasher.update(chunk);
-          sink.write(chunk);
-        }
-        await sink.end();
-        closeSync(fd);
-        hasher.digest("hex");
-      },
-      native: async (name) => {
-        await Bun.write(join(out, name), await fetch(url(name)));
-        await hashFile(join(out, name));
-      },
-      "native, no hash": async (name) => {
-        await Bun.write(join(out, name), await fetch(url(name)));
-      },
-    };
-    for (const [how, one] of Object.entries(downloads)) {
-      record("download", how, await bestOf(RUNS, () => inParallel(names, one), freshOut));
+    sources.push({ name: "bun serve", url: (name) => `http://127.0.0.1:${files.port}/${name}` });
+    if (hasTool("docker-registry")) {
+      const dist = await startDistribution();
+      stops.push(() => void dist.stop());
+      const digests = new Map<string, string>();
+      for (const name of names) {
+        const digest = sha256Bytes(await Bun.file(join(src, name)).bytes());
+        digests.set(name, digest);
+        const start = await fetch(`http://${dist.url}/v2/bench/blobs/uploads/`, { method: "POST" });
+        const location = new URL(start.headers.get("location")!, `http://${dist.url}`);
+        location.searchParams.set("digest", digest);
+        const put = await fetch(location, { method: "PUT", body: Bun.file(join(src, name)) });
+        if (put.status !== 201) throw new Error(`distribution: push answered ${put.status}`);
+      }
+      sources.push({ name: "distribution", url: (name) => `http://${dist.url}/v2/bench/blobs/${digests.get(name)}` });
     }
-    files.stop();
+    for (const source of sources) {
+      const downloads: Record<string, (name: string) => Promise<void>> = {
+        "js-chunks": async (name) => {
+          const res = await fetch(source.url(name));
+          const hasher = new Bun.CryptoHasher("sha256");
+          const fd = openSync(join(out, name), "w");
+          const sink = Bun.file(fd).writer({ highWaterMark: 1 << 20 });
+          for await (const chunk of res.body!) {
+            hasher.update(chunk);
+            sink.write(chunk);
+          }
+          await sink.end();
+          closeSync(fd);
+          hasher.digest("hex");
+        },
+        native: async (name) => {
+          await Bun.write(join(out, name), await fetch(source.url(name)));
+          await hashFile(join(out, name));
+        },
+        "native, no hash": async (name) => {
+          await Bun.write(join(out, name), await fetch(source.url(name)));
+        },
+      };
+      for (const [how, one] of Object.entries(downloads)) {
+        record(`download from ${source.name}`, how, await bestOf(RUNS, () => inParallel(names, one), freshOut));
+      }
+    }
+    for (const stop of stops.splice(0)) stop();
 
     for (const mode of ["js-chunks", "whole body", "native"] as const) {
       const server = await startServer(mode, out);
