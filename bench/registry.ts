@@ -25,6 +25,7 @@ const BLOB_MB = Number(process.env.BENCH_BLOB_MB ?? 1000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ROOT = resolve(import.meta.dir, "..");
+const SKOPEO_CACHE = "/var/lib/containers/cache/blob-info-cache-v1.boltdb";
 
 interface Target {
   name: string;
@@ -201,7 +202,10 @@ async function pushWorkloadA(t: Target, store: string, runs: number): Promise<{ 
   const skopeo = Bun.which("skopeo");
   if (!skopeo) return { tdfs: tdfsSeconds };
   let copy = 0;
-  const skopeoSeconds = await bestOf(runs, () => timeCommand(skopeo, ["copy", "-q", "--dest-tls-verify=false", `oci:${store}:a:v1`, `docker://${host}/a-skopeo/run${copy++}:v1`]));
+  // --preserve-digests: the same bytes as 2dfs sends (skopeo would otherwise gzip uncompressed
+  // layers). Its blob-info cache would let it mount from its own earlier run: forget that too.
+  const forgetSkopeo = () => rm(SKOPEO_CACHE, { force: true });
+  const skopeoSeconds = await bestOf(runs, () => timeCommand(skopeo, ["copy", "-q", "--preserve-digests", "--dest-tls-verify=false", `oci:${store}:a:v1`, `docker://${host}/a-skopeo/run${copy++}:v1`]), forgetSkopeo);
   return { tdfs: tdfsSeconds, skopeo: skopeoSeconds };
 }
 

@@ -10,6 +10,7 @@ import { DEFAULT_HASH_ENGINE, type HashEngine } from "./sha256.ts";
 import { hashFile } from "./hash-file.ts";
 import { type WriteLayerJob, type WriteLayerResult, writeLayer } from "./write-layer.ts";
 import type { WorkerRequest, WorkerResponse } from "./worker-protocol.ts";
+import { workerLocation } from "./worker-location.ts";
 
 export type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
 
@@ -161,15 +162,4 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
       for (const slot of slots.splice(0)) slot.worker.terminate();
     },
   };
-}
-
-/**
- * Where the worker entry lives. From source it sits beside src/ in wasm/; inside a `bun build --compile`
- * binary it must be an extra entry point, which Bun embeds under the entry points' common root and resolves
- * from a root-relative path (a path relative to this module would point outside the embedded file system).
- */
-function workerLocation(): string | URL {
-  const here = import.meta.url;
-  if (here.includes("/$bunfs/") || here.includes("~BUN")) return "./wasm/hash-worker.ts";
-  return new URL("../../wasm/hash-worker.ts", here);
 }

@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import { OciError } from "../oci/errors.ts";
 import { BASIC_CHALLENGE, createBasicAuth } from "./auth.ts";
+import type { SessionHashes } from "../hash/session-hashes.ts";
 import type { StorageDriver } from "./driver/driver.ts";
 import { createRegistry } from "./registry.ts";
 import type { DerivedLimits } from "./services/derived-store.ts";
@@ -18,11 +19,13 @@ export interface RegistryAppOptions {
   log?: (line: string) => void;
   /** Caps of the generated-partition cache (tests use small ones). */
   derivedLimits?: Partial<DerivedLimits>;
+  /** Where uploads are hashed (the server passes its hashing thread); default this thread. */
+  hashThread?: SessionHashes;
 }
 
 /** Creates the registry's Elysia app (call `.handle(request)` in-process or `.listen()`). */
 export function createRegistryApp(opts: RegistryAppOptions) {
-  const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, derivedLimits: opts.derivedLimits });
+  const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, derivedLimits: opts.derivedLimits, hashThread: opts.hashThread });
   const authenticate = opts.htpasswd !== undefined ? createBasicAuth(opts.htpasswd) : undefined;
   const log = opts.log;
 

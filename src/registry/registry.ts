@@ -1,4 +1,5 @@
 /** The registry's services wired over one storage driver; the routes take this bundle. */
+import type { SessionHashes } from "../hash/session-hashes.ts";
 import type { StorageDriver } from "./driver/driver.ts";
 import { type BlobService, createBlobService } from "./services/blobs.ts";
 import { type DerivedLimits, createDerivedStore } from "./services/derived-store.ts";
@@ -21,7 +22,10 @@ export interface Registry {
 }
 
 /** Creates the services of a registry over a driver. */
-export function createRegistry(driver: StorageDriver, opts: { readOnly?: boolean; derivedLimits?: Partial<DerivedLimits> } = {}): Registry {
+export function createRegistry(
+  driver: StorageDriver,
+  opts: { readOnly?: boolean; derivedLimits?: Partial<DerivedLimits>; hashThread?: SessionHashes } = {},
+): Registry {
   const readOnly = opts.readOnly ?? false;
   const blobs = createBlobService(driver);
   const tags = createTagService(driver);
@@ -32,7 +36,7 @@ export function createRegistry(driver: StorageDriver, opts: { readOnly?: boolean
     driver,
     readOnly,
     blobs,
-    uploads: createUploadService(driver, blobs),
+    uploads: createUploadService(driver, blobs, { hashThread: opts.hashThread }),
     tags,
     referrers,
     manifests,

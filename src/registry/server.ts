@@ -1,4 +1,5 @@
 /** Starts the registry on a socket: address parsing, storage choice, TLS, htpasswd. */
+import { createSessionThread } from "../hash/session-thread.ts";
 import { createRegistryApp } from "./app.ts";
 import { createFilesystemDriver } from "./driver/filesystem.ts";
 import { createMemoryDriver } from "./driver/memory.ts";
@@ -37,7 +38,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<{ url: 
   }
   const htpasswd = opts.htpasswdFile !== undefined ? await Bun.file(opts.htpasswdFile).text() : undefined;
   const driver = opts.dataDir !== undefined ? createFilesystemDriver(opts.dataDir) : createMemoryDriver();
-  const app = createRegistryApp({ driver, readOnly: opts.readOnly, htpasswd, log: opts.log });
+  // Uploads are hashed on a thread of their own, so this event loop keeps serving meanwhile. On
+  // the 2-core test VM a 500 MB push of 50 blobs went from 1.20 to 1.16 s (median of 9, min
+  // 1.17 -> 1.06); with more cores, and many clients, the event loop is the scarcer resource.
+  const hashThread = opts.dataDir !== undefined ? createSessionThread() : undefined;
+  const app = createRegistryApp({ driver, readOnly: opts.readOnly, htpasswd, log: opts.log, hashThread });
   app.listen({
     hostname,
     port,
@@ -58,6 +63,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<{ url: 
     port: server.port!,
     async stop() {
       await app.stop(true);
+      hashThread?.close();
     },
   };
 }

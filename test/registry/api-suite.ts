@@ -1,15 +1,16 @@
 /** The distribution-spec API tests, run once per storage driver. */
 import { describe, expect, test } from "bun:test";
 import type { StorageDriver } from "../../src/registry/driver/driver.ts";
+import type { SessionHashes } from "../../src/hash/session-hashes.ts";
 import { createTestClient, enc, errorOf, json, pushImageParts, sha256, sha512 } from "./helpers.ts";
 
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 
-/** Runs the API suite with a fresh driver per test. */
-export function runApiSuite(driverName: string, makeDriver: () => Promise<StorageDriver>): void {
-  const client = async () => createTestClient({ driver: await makeDriver() });
+/** Runs the API suite with a fresh driver per test (and, when given, uploads hashed on that thread). */
+export function runApiSuite(driverName: string, makeDriver: () => Promise<StorageDriver>, hashThread?: SessionHashes): void {
+  const client = async () => createTestClient({ driver: await makeDriver(), hashThread });
 
   describe(`registry API (${driverName})`, () => {
     test("/v2/ answers 200 with the API version header", async () => {

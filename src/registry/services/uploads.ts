@@ -6,15 +6,14 @@
  *
  * Hashing: each chunk is hashed from storage right after it is stored, with the native SHA-256
  * (about 7x the speed of hash-wasm, whose resumable state would cap pushes near 200 MB/s, and
- * whose hasher costs ~2 ms to create). The running hasher stays in memory between chunks; a
- * process that does not hold it (after a restart, or another instance) re-hashes the
- * acknowledged bytes once from storage, at native speed.
+ * whose hasher costs ~2 ms to create), on the server's hashing thread when it has one. The
+ * running hash stays in memory between chunks; a process or thread that does not hold it
+ * (after a restart, or another instance) re-hashes the acknowledged bytes once from storage.
  */
 import { type Digest, DigestError, parseDigest } from "../../oci/digest.ts";
-import { updateFromFile } from "../../hash/hash-file.ts";
+import { type SessionHashes, createSessionHashes } from "../../hash/session-hashes.ts";
 import { OciError } from "../../oci/errors.ts";
 import type { StorageDriver } from "../driver/driver.ts";
-import { createLru } from "../storage/lru.ts";
 import { blobDataPath, uploadDir } from "../storage/paths.ts";
 import type { BlobService } from "./blobs.ts";
 
@@ -36,8 +35,6 @@ interface SessionState {
   started: string;
 }
 
-type Hasher = InstanceType<typeof Bun.CryptoHasher>;
-
 /** The upload operations. */
 export interface UploadService {
   start(name: string): Promise<UploadStatus>;
@@ -51,7 +48,7 @@ export interface UploadService {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Creates the upload service. */
-export function createUploadService(driver: StorageDriver, blobs: BlobService): UploadService {
+export function createUploadService(driver: StorageDriver, blobs: BlobService, opts: { hashThread?: SessionHashes } = {}): UploadService {
   // Chunks of one session are applied one at a time (a client may pipeline requests).
   const locks = new Map<string, Promise<unknown>>();
   const locked = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
@@ -65,17 +62,8 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService): 
     return next;
   };
 
-  // Running hashers by session, valid only while their offset matches the stored one.
-  const hashers = createLru<string, { offset: number; hasher: Hasher }>({ maxEntries: 1024 });
-  const hasherFor = async (name: string, id: string, state: SessionState): Promise<Hasher> => {
-    const key = `${name}\0${id}`;
-    const cached = hashers.get(key);
-    hashers.delete(key);
-    if (cached && cached.offset === state.offset) return cached.hasher;
-    const hasher = new Bun.CryptoHasher("sha256");
-    if (state.offset > 0) for await (const c of driver.reader(paths(name, id).data, 0, state.offset)) hasher.update(c);
-    return hasher;
-  };
+  const hashes = sessionHashesFor(driver, opts.hashThread);
+  const keyOf = (name: string, id: string) => `${name}\0${id}`;
 
   const paths = (name: string, id: string) => {
     const dir = uploadDir(name, id);
@@ -108,7 +96,6 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService): 
     }
     // A process that died during a chunk may have left unacknowledged bytes: drop them.
     await driver.truncate(p.data, state.offset);
-    const hasher = await hasherFor(name, id, state);
     let received: number;
     try {
       // The driver stores the body as fast as it can (natively on a file system); the new bytes
@@ -118,14 +105,13 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService): 
       if (expected !== undefined && received !== expected) {
         throw new OciError("SIZE_INVALID", `expected ${expected} bytes, received ${received}`);
       }
-      await hashStored(driver, p.data, state.offset, size, hasher);
+      await hashes.update(keyOf(name, id), p.data, state.offset, size);
     } catch (e) {
       await driver.truncate(p.data, state.offset);
       throw e;
     }
     const next = { ...state, offset: state.offset + received };
     await save(name, id, next);
-    hashers.set(`${name}\0${id}`, { offset: next.offset, hasher });
     return next;
   };
 
@@ -162,7 +148,7 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService): 
         const { algorithm } = parseDigest(digest);
         const actual: Digest =
           algorithm === "sha256"
-            ? `sha256:${(await hasherFor(name, id, state)).digest("hex")}`
+            ? `sha256:${await hashes.digest(keyOf(name, id), p.data, state.offset)}`
             : await rehash(driver, p.data, algorithm, state.offset);
         if (actual !== digest) {
           await driver.delete(p.dir);
@@ -177,20 +163,37 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService): 
     },
     async cancel(name, id) {
       await load(name, id);
-      hashers.delete(`${name}\0${id}`);
+      hashes.drop(keyOf(name, id));
       await driver.delete(paths(name, id).dir);
     },
   };
 }
 
-/** Feeds bytes [from, to) of a stored object to `hasher`: straight from the file on a local file system. */
-async function hashStored(driver: StorageDriver, path: string, from: number, to: number, hasher: Hasher): Promise<void> {
-  const local = driver.file?.(path)?.name;
-  if (local) {
-    if ((await updateFromFile(hasher, local, from, to)) !== to - from) throw new Error(`${path}: shorter than the ${to} bytes just stored`);
-    return;
+/**
+ * Upload hashing over storage paths: on the hashing thread when the server runs one and the
+ * driver keeps local files, else on this thread (reading local files directly when it can).
+ */
+function sessionHashesFor(driver: StorageDriver, thread: SessionHashes | undefined): SessionHashes {
+  const file = driver.file?.bind(driver);
+  if (file) {
+    const hashes = thread ?? createSessionHashes();
+    const local = (path: string) => file(path)!.name!;
+    return {
+      update: (key, path, from, to) => hashes.update(key, local(path), from, to),
+      digest: (key, path, size) => hashes.digest(key, local(path), size),
+      drop: (key) => hashes.drop(key),
+    };
   }
-  for await (const chunk of driver.reader(path, from, to)) hasher.update(chunk);
+  return createSessionHashes({
+    read: async (hasher, path, from, to) => {
+      let n = 0;
+      for await (const chunk of driver.reader(path, from, to)) {
+        hasher.update(chunk);
+        n += chunk.byteLength;
+      }
+      return n;
+    },
+  });
 }
 
 // Algorithms other than sha256 (sha512) are rare: they re-read the data once at the end.
