@@ -7,7 +7,7 @@ import { ImageNotFoundError, RegistryUnreachableError } from "../../src/client/e
 import { hostPlatform } from "../../src/client/host-platform.ts";
 import { pullImage } from "../../src/client/pull-image.ts";
 import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
-import { createLayoutStore } from "../../src/content/layout-store.ts";
+import { type LayoutStore, createLayoutStore } from "../../src/content/layout-store.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
 import { type TestImage, buildFieldImage, pushTestImage } from "./support/images.ts";
 import { startProxy } from "./support/proxy.ts";
@@ -40,44 +40,44 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** Runs `pull` through a proxy that records the path of every GET; returns those paths. */
+async function countingGets(pull: (host: string, client: RegistryClient, store: LayoutStore) => Promise<void>): Promise<string[]> {
+  const gets: string[] = [];
+  const proxy = startProxy(registry.host, (req, url, forward) => {
+    if (req.method === "GET") gets.push(url.pathname);
+    return forward(req);
+  });
+  try {
+    const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+    await pull(proxy.host, client, await createLayoutStore(await mkdtemp(join(work, "store-"))));
+    return gets;
+  } finally {
+    proxy.stop();
+  }
+}
+
 describe("the requests of a pull", () => {
   test("one platform of an index: only that platform's manifest and config are fetched", async () => {
-    const gets: string[] = [];
-    const proxy = startProxy(registry.host, (req, url, forward) => {
-      if (req.method === "GET") gets.push(url.pathname);
-      return forward(req);
+    const dir = join(work, "one-platform");
+    const gets = await countingGets(async (host, client, store) => {
+      await pullImage(`${host}/multi/img:v1--0.0.0.0`, { dir, store, client });
     });
-    try {
-      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
-      const store = await createLayoutStore(join(work, "store-one-platform"));
-      const dir = join(work, "one-platform");
-      await pullImage(`${proxy.host}/multi/img:v1--0.0.0.0`, { dir, store, client });
-      expect(gets.some((p) => p.endsWith(`/manifests/${mine.manifestDigest}`))).toBe(true);
-      expect(gets.some((p) => p.endsWith(`/blobs/${configOf(mine)}`))).toBe(true);
-      expect(gets.filter((p) => p.endsWith(`/manifests/${theirs.manifestDigest}`) || p.endsWith(`/blobs/${configOf(theirs)}`))).toEqual([]);
-      expect(await readdir(join(dir, "data"))).toEqual(["r0c0.txt"]);
-    } finally {
-      proxy.stop();
-    }
+    expect(gets.some((p) => p.endsWith(`/manifests/${mine.manifestDigest}`))).toBe(true);
+    expect(gets.some((p) => p.endsWith(`/blobs/${configOf(mine)}`))).toBe(true);
+    expect(gets.filter((p) => p.endsWith(`/manifests/${theirs.manifestDigest}`) || p.endsWith(`/blobs/${configOf(theirs)}`))).toEqual([]);
+    expect(await readdir(join(dir, "data"))).toEqual(["r0c0.txt"]);
   });
 
   test("a platform the index does not have fails before any blob is fetched, naming the ones it has", async () => {
-    const gets: string[] = [];
-    const proxy = startProxy(registry.host, (req, url, forward) => {
-      if (req.method === "GET") gets.push(url.pathname);
-      return forward(req);
+    let error: Error | undefined;
+    const gets = await countingGets(async (host, client, store) => {
+      const platform = { os: "linux", architecture: "s390x" };
+      error = await pullImage(`${host}/multi/img:v1`, { dir: join(work, "no-platform"), store, client, platform }).catch((e) => e);
     });
-    try {
-      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
-      const store = await createLayoutStore(join(work, "store-no-platform"));
-      const error = await pullImage(`${proxy.host}/multi/img:v1`, { dir: join(work, "no-platform"), store, client, platform: { os: "linux", architecture: "s390x" } }).catch((e) => e);
-      expect(error).toBeInstanceOf(ImageNotFoundError);
-      expect(String(error.message)).toContain("linux/s390x");
-      expect(String(error.message)).toContain(`linux/${other().architecture}`);
-      expect(gets.filter((p) => p.includes("/blobs/"))).toEqual([]);
-    } finally {
-      proxy.stop();
-    }
+    expect(error).toBeInstanceOf(ImageNotFoundError);
+    expect(String(error?.message)).toContain("linux/s390x");
+    expect(String(error?.message)).toContain(`linux/${other().architecture}`);
+    expect(gets.filter((p) => p.includes("/blobs/"))).toEqual([]);
   });
 
   test("allotment downloads start while the config is still on its way", async () => {
