@@ -52,8 +52,8 @@ export function createFilesystemDriver(root: string): StorageDriver {
       const target = full(path);
       await ensureParent(target);
       if (!(data instanceof Uint8Array) && ((await stat(target).catch(() => undefined))?.size ?? 0) === 0) {
-        // Into an empty file, Bun writes a request body natively: 500 MB of uploads took 0.65 s
-        // against 1.0-1.35 s taking the chunks in JavaScript (README, "Registry"). Bun.write
+        // Into an empty file, Bun writes a request body natively: 1.5x as fast as taking the
+        // chunks in JavaScript (bench/transfer.ts; README, "Library choices"). Bun.write
         // replaces the file, which is what appending to an empty one means. (Not used to
         // append: Bun 1.4.5 writes small bodies twice to an O_APPEND descriptor.)
         await Bun.write(target, new Response(data));
