@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 ./node_modules/.bin/bun run build:bin >/dev/null
 BIN="$PWD/dist/2dfs"
 DEMO="${TDFS_DEMO_DIR:-${TMPDIR:-/tmp}/2dfs-demo}"
-PORT="${TDFS_DEMO_PORT:-5055}"
+# Port 0 lets the system pick a free port; the server's first log line says which.
+PORT="${TDFS_DEMO_PORT:-0}"
 rm -rf "$DEMO" && mkdir -p "$DEMO/splits"
 export TDFS_STORE="$DEMO/store"
 
@@ -26,11 +27,18 @@ echo "== 2dfs build"
 "$BIN" build -t demo/model:v1 -f "$DEMO/2dfs.json"
 "$BIN" image inspect demo/model:v1
 
-echo "== 2dfs serve on 127.0.0.1:$PORT (data in $DEMO/registry)"
+echo "== 2dfs serve (data in $DEMO/registry)"
 "$BIN" serve --addr "127.0.0.1:$PORT" --data "$DEMO/registry" > "$DEMO/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do
+  grep -q "listening on" "$DEMO/serve.log" 2>/dev/null && break
+  kill -0 "$SERVER" 2>/dev/null || { echo "2dfs serve did not start:" >&2; cat "$DEMO/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+PORT="$(sed -n 's|.*listening on https\?://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$DEMO/serve.log" | head -1)"
+[ -n "$PORT" ] || { echo "2dfs serve did not say where it listens:" >&2; cat "$DEMO/serve.log" >&2; exit 1; }
+echo "   listening on 127.0.0.1:$PORT"
 
 echo "== 2dfs push"
 "$BIN" push demo/model:v1 "127.0.0.1:$PORT/demo/model:v1"
