@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { partialPath } from "../../src/client/blob-download.ts";
+import { downloadBlobToStore, partialPath } from "../../src/client/blob-download.ts";
 import { uploadBlob } from "../../src/client/blob-upload.ts";
 import { DigestMismatchError } from "../../src/client/errors.ts";
 import { pullImage } from "../../src/client/pull-image.ts";
@@ -99,6 +99,43 @@ describe("faults injected between client and registry", () => {
       const content = await readFile(join(dir, "data/r0c0.txt"), "utf8");
       expect(content).toBe(big.files["data/r0c0.txt"]!);
       expect(await store.hasBlob(big.layer.digest)).toBe(true);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test("live progress: a slow download reports its bytes while they arrive; without live, they come at the end", async () => {
+    const bytes = big.layer.bytes;
+    const pieces = 6;
+    // The blob in pieces 60 ms apart, with its length announced, as a registry sends it.
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (!isBlobGet(req, url, big.layer.digest)) return forward(req);
+      let i = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (i === pieces) return controller.close();
+          const size = Math.ceil(bytes.length / pieces);
+          controller.enqueue(bytes.slice(i * size, (i + 1) * size));
+          i++;
+          await Bun.sleep(60);
+        },
+      });
+      return new Response(body, { headers: { "content-type": "application/octet-stream", "content-length": String(bytes.length) } });
+    });
+    try {
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+      for (const live of [true, false]) {
+        const advances: number[] = [];
+        let doneAt = -1;
+        const observer = { live, start() {}, advance: (_: string, n: number) => void advances.push(n), done: () => void (doneAt = advances.length) };
+        const store = await createLayoutStore(join(work, `store-progress-${live}`));
+        expect(await downloadBlobToStore(client, "faults/img", { digest: big.layer.digest, size: big.layer.size }, store, observer)).toBe("downloaded");
+        expect(advances.reduce((a, b) => a + b, 0)).toBe(big.layer.size);
+        expect(doneAt).toBe(advances.length);
+        if (live) expect(advances.length).toBeGreaterThanOrEqual(3);
+        else expect(advances.length).toBe(1);
+        expect(await store.hasBlob(big.layer.digest)).toBe(true);
+      }
     } finally {
       proxy.stop();
     }
