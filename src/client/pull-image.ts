@@ -77,6 +77,8 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   // The manifest alone names most of the layers needed: download them while the config is read.
   const early = uniqueLayers(layersBeforeConfig(picked.manifest, reference.rects, format !== "files"));
   const prefetch = runBounded(early, jobs, fetchBlob);
+  // Its failure is reported where it is awaited below; until then it must not count as unhandled.
+  prefetch.catch(() => {});
   let layers: Descriptor[];
   let plan: ImagePlan;
   try {
@@ -93,7 +95,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
     }
     layers = format === "files" ? plan.allotments : [...plan.baseLayers, ...plan.allotments];
   } catch (error) {
-    await prefetch.catch(() => {});
+    await prefetch.catch(() => {}); // let the downloads settle; the planning error is the one to report
     throw error;
   }
   await prefetch;

@@ -141,6 +141,36 @@ describe("faults injected between client and registry", () => {
     }
   });
 
+  test("a blob larger than its descriptor says is refused, announced or not, and nothing of it is kept", async () => {
+    const oversized = new Uint8Array([...big.layer.bytes, ...new Uint8Array(4096)]);
+    for (const announce of [true, false]) {
+      const proxy = startProxy(registry.host, async (req, url, forward) => {
+        if (!isBlobGet(req, url, big.layer.digest)) return forward(req);
+        // Without Content-Length the body arrives chunked: the client must count as it goes.
+        const body = announce
+          ? oversized
+          : new ReadableStream<Uint8Array>({
+              start(controller) {
+                for (let at = 0; at < oversized.length; at += 64 * 1024) controller.enqueue(oversized.slice(at, at + 64 * 1024));
+                controller.close();
+              },
+            });
+        return new Response(body, { headers: { "content-type": "application/octet-stream" } });
+      });
+      try {
+        const client = await createRegistryClient({ registry: proxy.host, credentials: null });
+        const store = await createLayoutStore(join(work, `store-oversized-${announce}`));
+        const error = await downloadBlobToStore(client, "faults/img", { digest: big.layer.digest, size: big.layer.size }, store).catch((e) => e);
+        expect(error).toBeInstanceOf(DigestMismatchError);
+        expect(error.message).toMatch(announce ? /announces \d+ bytes, more than the expected/ : /sent more than the expected size/);
+        expect(await store.hasBlob(big.layer.digest)).toBe(false);
+        expect(await stat(partialPath(store, big.layer.digest)).catch(() => "gone")).toBe("gone");
+      } finally {
+        proxy.stop();
+      }
+    }
+  });
+
   test("a chunked upload cut mid-chunk resumes from the registry's upload status, sending each byte once", async () => {
     let patches = 0;
     let forwardedBytes = 0;

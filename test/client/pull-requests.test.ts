@@ -106,6 +106,28 @@ describe("the requests of a pull", () => {
     }
   });
 
+  test("a layer that fails while the config is still on its way fails the pull with that error, and nothing is left unhandled", async () => {
+    const config = configOf(mine);
+    const wanted = mine.allotments.find((a) => a.row === 0 && a.col === 1)!.layer.digest;
+    const proxy = startProxy(registry.host, async (req, url, forward) => {
+      if (url.pathname.endsWith(`/blobs/${wanted}`)) return new Response("gone", { status: 404 });
+      if (url.pathname.endsWith(`/blobs/${config}`)) await Bun.sleep(200); // the layer's failure comes first
+      return forward(req);
+    });
+    try {
+      const client = await createRegistryClient({ registry: proxy.host, credentials: null, retry: { retries: 0 } });
+      const store = await createLayoutStore(join(work, "store-layer-fails"));
+      const dir = join(work, "layer-fails");
+      const error = await pullImage(`${proxy.host}/multi/img:mine--0.1.0.1`, { dir, store, client }).catch((e) => e);
+      expect(String(error?.message)).toContain(wanted);
+      expect(await Bun.file(dir).exists()).toBe(false);
+      // Bun fails the test run on an unhandled rejection: give one the chance to surface.
+      await Bun.sleep(50);
+    } finally {
+      proxy.stop();
+    }
+  });
+
   test("a registry address where nothing listens fails at once, without the retries meant for a flaky network", async () => {
     const host = `127.0.0.1:${await freePort()}`;
     // Retrying would wait 10 s before the second attempt.
