@@ -11,6 +11,8 @@ export interface TdfsServer {
   host: string;
   dataDir: string;
   logFile: string;
+  /** The server's process id (e.g. to read its peak memory from /proc). */
+  pid: number;
   stop(): Promise<void>;
   /** Stops the process but keeps its data, for restart tests. */
   kill(): Promise<void>;
@@ -32,6 +34,7 @@ export async function startTdfsServer(extraArgs: string[] = [], dataDir?: string
     host,
     dataDir: data,
     logFile,
+    pid: daemon.proc.pid,
     kill: () => stopDaemon(daemon, 5_000),
     async crash() {
       daemon.proc.kill("SIGKILL");
