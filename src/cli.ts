@@ -68,7 +68,7 @@ cli
   .action(async (ref, flags) => (await import("./cmd/export.ts")).exportCommand(ref, flags));
 
 cli
-  .command("login <registry>", "Save credentials for a registry in ~/.docker/config.json")
+  .command("login <registry>", "Save credentials for a registry as Docker does: in ~/.docker/config.json, or its credential helper (credsStore, credHelpers)")
   .option("-u, --username <user>", "User name")
   .option("-p, --password <password>", "Password (prefer --password-stdin)")
   .option("--password-stdin", "Read the password from standard input")
