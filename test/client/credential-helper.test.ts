@@ -105,13 +105,13 @@ describe("credential helpers", () => {
 
   test("a missing, failing, garbled or token-only helper gives an error that names it", async () => {
     const missing = await configFile({ credsStore: "nosuchhelper" });
-    expect(readCredentials("reg.example", missing)).rejects.toThrow(/docker-credential-nosuchhelper is not on PATH/);
+    await expect(readCredentials("reg.example", missing)).rejects.toThrow(/docker-credential-nosuchhelper is not on PATH/);
     const broken = await configFile({ credsStore: "broken" });
     const error = await readCredentials("reg.example", broken).catch((e) => e);
     expect(error).toBeInstanceOf(CredentialHelperError);
     expect(error.message).toContain("the keyring is locked");
-    expect(readCredentials("reg.example", await configFile({ credsStore: "garbled" }))).rejects.toThrow(/docker-credential-garbled get reg.example: the answer is not JSON/);
-    expect(readCredentials("reg.example", await configFile({ credsStore: "oauth" }))).rejects.toThrow(/identity token/);
-    expect(readCredentials("reg.example", await configFile({ credsStore: "../../bin/sh" }))).rejects.toThrow(/not a valid credential helper name/);
+    await expect(readCredentials("reg.example", await configFile({ credsStore: "garbled" }))).rejects.toThrow(/docker-credential-garbled get reg.example: the answer is not JSON/);
+    await expect(readCredentials("reg.example", await configFile({ credsStore: "oauth" }))).rejects.toThrow(/identity token/);
+    await expect(readCredentials("reg.example", await configFile({ credsStore: "../../bin/sh" }))).rejects.toThrow(/not a valid credential helper name/);
   });
 });

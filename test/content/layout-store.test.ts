@@ -39,7 +39,7 @@ describe("layout store", () => {
     expect(size).toBe(5);
     expect(new TextDecoder().decode(await store.readBlob(digest))).toBe("hello");
     await writeFile(store.blobPath(digest), "hellO");
-    expect(store.readBlob(digest)).rejects.toBeInstanceOf(BlobIntegrityError);
+    await expect(store.readBlob(digest)).rejects.toBeInstanceOf(BlobIntegrityError);
   });
 
   test("ingestStream with a wrong digest stores nothing and leaves no temp file", async () => {

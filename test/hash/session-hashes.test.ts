@@ -56,7 +56,7 @@ for (const [name, make] of [
       const hashes = make();
       const path = join(dir, `short-${name}`);
       await writeFile(path, randomBytes(100));
-      expect(hashes.update("s3", path, 0, 200)).rejects.toThrow(/shorter than/);
+      await expect(hashes.update("s3", path, 0, 200)).rejects.toThrow(/shorter than/);
     });
   });
 }
@@ -83,5 +83,5 @@ test("a closed hashing thread refuses calls with a clear error", async () => {
   await writeFile(path, randomBytes(10));
   expect(await own.digest("x", path, 10)).toBe(hex(await Bun.file(path).bytes()));
   own.close();
-  expect(own.digest("x", path, 10)).rejects.toBeInstanceOf(SessionThreadError);
+  await expect(own.digest("x", path, 10)).rejects.toBeInstanceOf(SessionThreadError);
 });
