@@ -1,13 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Annotation } from "../../src/oci/annotations.ts";
 import { MediaType } from "../../src/oci/media-types.ts";
 import { createFilesystemDriver } from "../../src/registry/driver/filesystem.ts";
 import { createTestClient, errorOf, pushImageParts, sha256, type TestClient } from "./helpers.ts";
 import { createMemoryDriver } from "../../src/registry/driver/memory.ts";
 import { grid, pushNative, pushReference, pushTwoPlatformIndex } from "./partition-fixtures.ts";
+import { tempDirs } from "../support/temp.ts";
 
 interface Doc {
   mediaType?: string;
@@ -29,13 +27,10 @@ async function get(c: TestClient, name: string, ref: string, method = "GET"): Pr
 const cellsOf = (doc: Doc) =>
   doc.layers.filter((l) => l.annotations?.[Annotation.tdfsRow] !== undefined).map((l) => `${l.annotations![Annotation.tdfsRow]},${l.annotations![Annotation.tdfsCol]}`);
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const temp = tempDirs();
+afterAll(temp.cleanup);
 async function tempDir() {
-  const d = await mkdtemp(join(tmpdir(), "2dfs-partitions-"));
-  dirs.push(d);
+  const d = await temp.make("2dfs-partitions-");
   return d;
 }
 

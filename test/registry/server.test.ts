@@ -1,14 +1,11 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseListenAddress, startRegistry } from "../../src/registry/server.ts";
 import { sha256 } from "./helpers.ts";
+import { tempDirs } from "../support/temp.ts";
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const temp = tempDirs();
+afterAll(temp.cleanup);
 
 test("parseListenAddress", () => {
   expect(parseListenAddress("127.0.0.1:5000")).toEqual({ hostname: "127.0.0.1", port: 5000 });
@@ -18,8 +15,7 @@ test("parseListenAddress", () => {
 });
 
 test("over a socket: basic auth challenge, access log, sendfile GET without stray headers, Range, HEAD", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "2dfs-server-"));
-  dirs.push(dir);
+  const dir = await temp.make("2dfs-server-");
   // htpasswd -B writes $2y$; Bun writes $2b$ (the same algorithm).
   const hash = (await Bun.password.hash("s3cret", { algorithm: "bcrypt", cost: 4 })).replace(/^\$2b\$/, "$2y$");
   await Bun.write(join(dir, "htpasswd"), `# users\nalice:${hash}\n`);

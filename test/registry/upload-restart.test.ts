@@ -1,18 +1,15 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createFilesystemDriver } from "../../src/registry/driver/filesystem.ts";
 import { createTestClient, enc, sha256 } from "./helpers.ts";
+import { tempDirs } from "../support/temp.ts";
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const temp = tempDirs();
+afterAll(temp.cleanup);
 
 test("an upload survives a restart: no partial blob visible, session resumable, half-written chunk dropped", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "2dfs-restart-"));
-  dirs.push(dir);
+  const dir = await temp.make("2dfs-restart-");
   const part1 = new Uint8Array(300_000).map((_, i) => i % 256);
   const part2 = new Uint8Array(200_000).map((_, i) => (i * 7) % 256);
   const whole = new Uint8Array([...part1, ...part2]);
@@ -40,8 +37,7 @@ test("an upload survives a restart: no partial blob visible, session resumable, 
 });
 
 test("a killed monolithic upload leaves no visible blob", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "2dfs-restart-"));
-  dirs.push(dir);
+  const dir = await temp.make("2dfs-restart-");
   const c = createTestClient({ driver: createFilesystemDriver(dir) });
   const digest = sha256("full content");
   const body = new ReadableStream<Uint8Array>({

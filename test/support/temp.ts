@@ -29,3 +29,18 @@ export async function writeTree(root: string, files: Record<string, string | Uin
     await writeFile(join(root, path), content);
   }
 }
+
+/** Temp folders made throughout a test file: `make` one, and `cleanup` (in afterAll) removes them all. */
+export function tempDirs(): { make(prefix?: string): Promise<string>; cleanup(): Promise<void> } {
+  const dirs: string[] = [];
+  return {
+    async make(prefix = "2dfs-test-") {
+      const dir = await mkdtemp(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    async cleanup() {
+      for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
