@@ -30,6 +30,11 @@ export function dockerConfigPath(): string {
   return join(dir, "config.json");
 }
 
+/** The registry host an `auths` key or a pasted address names: scheme and path removed. */
+export function toRegistryHost(keyOrAddress: string): string {
+  return keyOrAddress.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+}
+
 /** The `auths` key Docker writes for a registry host. */
 export function toConfigKey(registry: string): string {
   return registry === DOCKER_HUB || registry === "index.docker.io" || registry === "registry-1.docker.io" ? HUB_KEY : registry;
@@ -43,8 +48,7 @@ type ConfigDoc = Record<string, unknown> & {
 
 /** The credential helper config.json assigns to the registry whose `auths` key is `key`, if any. */
 function helperFor(doc: ConfigDoc, key: string): string | undefined {
-  const hostname = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-  const specific = doc.credHelpers?.[key] ?? doc.credHelpers?.[hostname];
+  const specific = doc.credHelpers?.[key] ?? doc.credHelpers?.[toRegistryHost(key)];
   if (typeof specific === "string" && specific !== "") return specific;
   return typeof doc.credsStore === "string" && doc.credsStore !== "" ? doc.credsStore : undefined;
 }
@@ -113,7 +117,7 @@ export async function readCredentials(registry: string, path = dockerConfigPath(
     }
   }
   for (const [k, entry] of Object.entries(auths)) {
-    if (k.replace(/^https?:\/\//, "").replace(/\/.*$/, "") === key && entry && typeof entry === "object") {
+    if (toRegistryHost(k) === key && entry && typeof entry === "object") {
       const creds = parseAuthEntry(entry);
       if (creds) return creds;
     }
@@ -150,7 +154,7 @@ export async function removeCredentials(registry: string, path = dockerConfigPat
   const key = toConfigKey(registry);
   const helper = helperFor(doc, key);
   const erased = helper ? await helperErase(helper, key) : false;
-  const keys = Object.keys(auths).filter((k) => k === key || k.replace(/^https?:\/\//, "").replace(/\/.*$/, "") === key);
+  const keys = Object.keys(auths).filter((k) => k === key || toRegistryHost(k) === key);
   if (keys.length === 0) return erased;
   for (const k of keys) delete auths[k];
   await writeConfig(path, { ...doc, auths });

@@ -12,6 +12,7 @@ import { createDecompressor, detectFileCompression } from "../archive/compress.t
 import { indexUncompressedTar, type TarIndexEntry } from "../archive/tar-index.ts";
 import { parseTarStream, type TarStreamEntry } from "../archive/tar-reader.ts";
 import { UnsafeEntryError } from "./errors.ts";
+import { YIELD_EVERY_BYTES, yieldToEventLoop } from "../util/yield-to-event-loop.ts";
 
 /** How strict extraction is about link targets. */
 export interface ExtractOptions {
@@ -117,9 +118,9 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
               for (let at = 0; at < bytesRead; ) at += writeSync(out, buffer, at, bytesRead - at);
               done += bytesRead;
               sinceYield += bytesRead;
-              if (sinceYield >= YIELD_EVERY) {
+              if (sinceYield >= YIELD_EVERY_BYTES) {
                 sinceYield = 0;
-                await new Promise<void>((resolve) => setImmediate(resolve)); // let downloads and other extractions run
+                await yieldToEventLoop(); // let downloads and other extractions run
               }
             }
           } finally {
@@ -142,7 +143,6 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
 // touch on VMs (see src/hash/read-chunks.ts). Synchronous 256 KiB copies stay in the CPU cache
 // and skip the thread pool's round trips; the event loop gets a turn every 8 MiB.
 const COPY_SIZE = 256 << 10;
-const YIELD_EVERY = 8 << 20;
 const freeCopyBuffers: Uint8Array[] = [];
 
 /** One tar entry, from a stream or from an indexed file: its header, and how to skip it or write its data. */

@@ -1,5 +1,5 @@
 /** `2dfs login REGISTRY` / `2dfs logout REGISTRY`: credentials in Docker's config.json, checked against /v2/ first. */
-import { removeCredentials, saveCredentials } from "../client/docker-config.ts";
+import { removeCredentials, saveCredentials, toRegistryHost } from "../client/docker-config.ts";
 import { AuthenticationError } from "../client/errors.ts";
 import { createRegistryClient } from "../client/registry-client.ts";
 import { UsageError } from "./errors.ts";
@@ -49,7 +49,7 @@ export async function logoutCommand(registry: string): Promise<void> {
 
 // Accept what people paste: a URL or a host with a trailing slash.
 function normaliseRegistry(input: string): string {
-  const host = input.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  const host = toRegistryHost(input);
   if (!host) throw new UsageError(`"${input}" is not a registry host`, "2dfs login 127.0.0.1:5000");
   return host;
 }
