@@ -1,7 +1,15 @@
 /** Layer compression codecs (node:zlib in Bun: native gzip and zstd), streaming, plus detection and a compressibility probe. */
-import zlib from "node:zlib";
+import type * as Zlib from "node:zlib";
 import type { Transform } from "node:stream";
 import type { LayerCompression } from "../oci/media-types.ts";
+
+// Loading node:zlib brings in Node's stream machinery: about 15 ms of start-up in the compiled
+// binary. Only the commands that (de)compress should pay for it (a pull of an uncompressed
+// partition or a rebuild with nothing to do never does), so it is required on first use.
+let zlibModule: typeof Zlib | undefined;
+function zlib(): typeof Zlib {
+  return (zlibModule ??= require("node:zlib") as typeof Zlib);
+}
 
 /** How a layer's bytes are stored. */
 export type Compression = LayerCompression;
@@ -23,10 +31,10 @@ export function createCompressor(kind: Compression, level?: number): ByteTransfo
 
 /** The node:zlib stream behind `createCompressor`, for callers that drive it directly. */
 export function createNodeCompressor(kind: Exclude<Compression, "none">, level?: number): Transform {
-  if (kind === "gzip") return zlib.createGzip({ level: level ?? DEFAULT_LEVEL.gzip, chunkSize: CHUNK_SIZE });
-  return zlib.createZstdCompress({
+  if (kind === "gzip") return zlib().createGzip({ level: level ?? DEFAULT_LEVEL.gzip, chunkSize: CHUNK_SIZE });
+  return zlib().createZstdCompress({
     chunkSize: CHUNK_SIZE,
-    params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? DEFAULT_LEVEL.zstd },
+    params: { [zlib().constants.ZSTD_c_compressionLevel]: level ?? DEFAULT_LEVEL.zstd },
   });
 }
 
@@ -34,7 +42,7 @@ export function createNodeCompressor(kind: Exclude<Compression, "none">, level?:
 export function createDecompressor(kind: Compression): (stream: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> {
   if (kind === "none") return (stream) => stream;
   return (stream) => {
-    const t = kind === "gzip" ? zlib.createGunzip({ chunkSize: CHUNK_SIZE }) : zlib.createZstdDecompress({ chunkSize: CHUNK_SIZE });
+    const t = kind === "gzip" ? zlib().createGunzip({ chunkSize: CHUNK_SIZE }) : zlib().createZstdDecompress({ chunkSize: CHUNK_SIZE });
     return stream.pipeThrough(toWebTransform(t));
   };
 }
@@ -58,7 +66,7 @@ export const COMPRESSIBLE_SAMPLE_MAX = 1 << 20;
 export function looksCompressible(sample: Uint8Array): boolean {
   if (sample.length === 0) return false;
   const bytes = sample.length > COMPRESSIBLE_SAMPLE_MAX ? sample.subarray(0, COMPRESSIBLE_SAMPLE_MAX) : sample;
-  return zlib.deflateRawSync(bytes, { level: 1 }).length < bytes.length * 0.9;
+  return zlib().deflateRawSync(bytes, { level: 1 }).length < bytes.length * 0.9;
 }
 
 /** Wraps a node Transform as a web TransformStream; the web side's backpressure bounds buffered output to one chunk's worth. */

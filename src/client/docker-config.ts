@@ -3,7 +3,6 @@
  * (`auths[host].auth` = base64 "user:pass"), or with a credential helper when the file names one
  * for the registry (`credHelpers[host]`) or for all (`credsStore`), as Docker does.
  */
-import { randomUUID } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -164,7 +163,7 @@ export async function removeCredentials(registry: string, path = dockerConfigPat
 // Temp file + rename so a crash never leaves a truncated config that docker would then refuse.
 async function writeConfig(path: string, doc: ConfigDoc): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}-${randomUUID()}.tmp`;
+  const tmp = `${path}.${process.pid}-${crypto.randomUUID()}.tmp`;
   await writeFile(tmp, `${JSON.stringify(doc, null, "\t")}\n`, { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, path);

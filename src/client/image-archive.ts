@@ -3,7 +3,6 @@
  * (manifest.json, repositories, config and layer blobs) or an OCI layout (oci-layout,
  * index.json, blobs/). Streamed from the store's blobs, written to a temp file and renamed.
  */
-import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -72,7 +71,7 @@ export async function writeImageArchive(file: string, store: LayoutStore, plan: 
 
 async function writeTar(file: string, members: Member[]): Promise<void> {
   const target = resolve(file);
-  const tmp = join(dirname(target), `.${randomUUID()}.tar.tmp`);
+  const tmp = join(dirname(target), `.${crypto.randomUUID()}.tar.tmp`);
   const out = createWriteStream(tmp);
   const write = async (chunk: Uint8Array) => {
     if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));

@@ -23,7 +23,6 @@ import { runBounded } from "../util/run-bounded.ts";
 import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
 import { createRemoteBlobSource } from "./remote-blob-source.ts";
 import { commitStagingDir, createStagingDir } from "./replace-dir.ts";
-import { extractLayerFile } from "./safe-extract.ts";
 import { recordSeen } from "./seen-repos.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
@@ -36,7 +35,8 @@ export interface PullOptions {
   format?: PullFormat;
   /** Default: this machine's platform. */
   platform?: Platform;
-  store: LayoutStore;
+  /** A promise too, so that opening (or creating) the store overlaps the first request. */
+  store: LayoutStore | Promise<LayoutStore>;
   jobs?: number;
   observer?: TransferObserver;
   /** An existing client (tests, or a caller pulling many images from one registry). */
@@ -61,7 +61,11 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   const observer = opts.observer ?? silentObserver;
   const client = opts.client ?? (await createRegistryClient({ registry: reference.registry }));
   const repo = reference.repository;
-  const store = opts.store;
+  // Extraction needs tar-stream and Node's streams (10-20 ms to load): load them, only when the
+  // format extracts, while the network is waited on.
+  const extractor = format === "oci" ? undefined : import("./safe-extract.ts");
+  extractor?.catch(() => {}); // a load failure is reported where it is awaited
+  const [root, store] = await Promise.all([client.getManifest(repo, reference.digest ?? reference.tag ?? "latest"), opts.store]);
   const counts = { downloaded: 0, cached: 0 };
   const fetchBlob = async (blob: { digest: Digest; size?: number }): Promise<void> => {
     const how = await downloadBlobToStore(client, repo, blob, store, observer);
@@ -69,7 +73,6 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
     await recordSeen(store, blob.digest, client.registry, repo);
   };
 
-  const root = await client.getManifest(repo, reference.digest ?? reference.tag ?? "latest");
   await store.putBlob(root.parsed.bytes);
   const source = createCachingSource(store, createRemoteBlobSource(client, repo));
   const picked = await pickManifest(source, root, opts.platform, reference);
@@ -108,6 +111,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
       const refName = `${reference.tag ?? "latest"}${reference.rects ? toPartitionSuffix(reference.rects) : ""}`;
       await writeOciLayout(staging, store, plan, refName);
     } else {
+      const { extractLayerFile } = await extractor!;
       const extract = (layer: Descriptor) =>
         extractLayerFile(store.blobPath(layer.digest), staging, { allowAbsoluteSymlinks: format === "rootfs", layerName: `layer ${layer.digest}` });
       // 2dfs's builder never lets two allotments write one path, so a native field's files can be

@@ -2,7 +2,6 @@
  * Staging folders for pulls: everything is written into a fresh folder beside the target and
  * moved into the target only once complete and verified, so a failed pull leaves it as it was.
  */
-import { randomUUID } from "node:crypto";
 import { lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 
@@ -10,7 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 export async function createStagingDir(target: string): Promise<string> {
   const abs = resolve(target);
   await mkdir(dirname(abs), { recursive: true });
-  const staging = join(dirname(abs), `.${basename(abs)}.2dfs-${process.pid}-${randomUUID().slice(0, 8)}`);
+  const staging = join(dirname(abs), `.${basename(abs)}.2dfs-${process.pid}-${crypto.randomUUID().slice(0, 8)}`);
   await mkdir(staging, { mode: 0o755 });
   return staging;
 }

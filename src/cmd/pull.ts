@@ -31,7 +31,8 @@ export async function pullCommand(ref: string, flags: PullFlags): Promise<void> 
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be an integer from 1 to 64, got "${flags.jobs}"`);
   const reference = parseReference(ref);
   const platform = flags.platform ? parsePlatformString(flags.platform) : undefined;
-  const store = await createLayoutStore(defaultStoreDir(flags.store));
+  const store = createLayoutStore(defaultStoreDir(flags.store));
+  store.catch(() => {}); // awaited by pullImage, beside the first request
   const reporter = createReporter({ quiet: flags.quiet, json: flags.json });
   const started = performance.now();
   let bytes = 0;

@@ -1,8 +1,6 @@
 /** Reads another OCI image layout directory (`oci:DIR[:TAG]`) as a source of images. */
-import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { Annotation } from "../oci/annotations.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { type Digest, parseDigest } from "../oci/digest.ts";
@@ -42,7 +40,7 @@ export function openLayoutSource(dir: string): LayoutSource {
     },
     async openBlob(digest) {
       if (!(await stat(path(digest)).catch(() => undefined))) throw new NotInStoreError(`blob ${digest} is missing from the layout ${dir}`);
-      return Readable.toWeb(createReadStream(path(digest), { highWaterMark: 4 << 20 })) as ReadableStream<Uint8Array>;
+      return Bun.file(path(digest)).stream();
     },
     async resolve(tag) {
       const text = await readFile(join(dir, "index.json")).catch(() => undefined);
