@@ -22,6 +22,35 @@ async function importsOf(file: string): Promise<string[]> {
   return specs.map((s) => (s.startsWith(".") ? relative(ROOT, resolve(dirname(join(ROOT, file)), s)) : s));
 }
 
+/**
+ * What loading a file loads at once: its value imports, without `import type`, type-only
+ * braces, or `import()`/`require()` made on first use.
+ */
+async function staticImportsOf(file: string): Promise<string[]> {
+  const text = await readFile(join(ROOT, file), "utf8");
+  const specs: string[] = [];
+  for (const m of text.matchAll(/^import\s+(?!type\s)([^;]*?)\s*from\s+["']([^"']+)["']|^import\s+["']([^"']+)["']/gm)) {
+    const clause = m[1];
+    const braces = clause?.match(/^\{([^}]*)\}$/);
+    if (braces && braces[1]!.split(",").every((name) => name.trim() === "" || name.trim().startsWith("type "))) continue;
+    specs.push(m[2] ?? m[3]!);
+  }
+  return specs.map((s) => (s.startsWith(".") ? relative(ROOT, resolve(dirname(join(ROOT, file)), s)) : s));
+}
+
+/** Every module loaded, transitively, when `entry` is. */
+async function staticClosure(entry: string): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const visit = async (file: string): Promise<void> => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    if (!file.endsWith(".ts")) return;
+    for (const i of await staticImportsOf(file)) await visit(i);
+  };
+  await visit(entry);
+  return seen;
+}
+
 const area = (path: string) => (path.startsWith("src/") ? path.split("/")[1]!.replace(/\.ts$/, "") : path.split("/")[0]!);
 
 const files = [...(await sourceFiles("src")), ...(await sourceFiles("wasm"))];
@@ -66,6 +95,17 @@ describe("architecture", () => {
         const home = homes[pkg];
         if (home) expect({ file, pkg, ok: home.includes(area(file)) }).toMatchObject({ ok: true });
       }
+    }
+  });
+
+  // Each of these costs 10-15 ms of start-up in the compiled binary (node:stream's machinery,
+  // which node:zlib and node:crypto bring in), as much as the rest of a small pull or a rebuild
+  // with nothing to do: the commands people time load them only when they need them.
+  test("pull, build and push load no stream, zlib, crypto or tar module at start-up", async () => {
+    const heavy = ["node:stream", "node:zlib", "node:crypto", "tar-stream", "fflate", "elysia", "hash-wasm"];
+    for (const command of ["pull", "build", "push"]) {
+      const loaded = await staticClosure(`src/cmd/${command}.ts`);
+      expect({ command, loads: heavy.filter((m) => loaded.has(m)) }).toEqual({ command, loads: [] });
     }
   });
 });
