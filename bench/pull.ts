@@ -3,6 +3,8 @@
  * and `2dfs serve`, both on 127.0.0.1):
  *  1. `2dfs pull REF--rect --format oci|files` of a partition vs `skopeo copy` and
  *     `crane pull --format oci` of a prebuilt image holding the same layers (its own tag);
+ *     Beside them, "bun floor": a compiled Bun program that only fetches the blobs into files
+ *     with Bun's fastest write path and verifies nothing, i.e. what no Bun client can beat;
  *  2. the overhead of partitioning: the partition pull vs `2dfs pull` of that prebuilt image
  *     from the same registry, and the latency of one partition manifest request (HEAD/GET).
  * The workload is a 4x5 field of random float32-like allotments on a busybox base, built with
@@ -21,6 +23,7 @@ import {
   makeBusyboxBase,
   makeTempDir,
   removeTempDir,
+  runOk,
   startDistribution,
   startTdfsServer,
   toolPath,
@@ -56,8 +59,9 @@ function cellsOf(r1: number, c1: number, r2: number, c2: number): { row: number;
   return out;
 }
 
-type ToolKey = "2dfs oci" | "2dfs files" | "2dfs oci prebuilt" | "skopeo" | "crane";
-const TOOLS: ToolKey[] = ["2dfs oci", "2dfs files", "2dfs oci prebuilt", "skopeo", "crane"];
+type ToolKey = "2dfs oci" | "2dfs files" | "2dfs oci prebuilt" | "skopeo" | "crane" | "bun floor";
+/** "bun floor" is a reference, not a competitor: bench/lib/bun-fetch-floor.ts, Bun's least possible pull (no verification). */
+const TOOLS: ToolKey[] = ["2dfs oci", "2dfs files", "2dfs oci prebuilt", "skopeo", "crane", "bun floor"];
 
 /** One (registry, partition, tool) measurement. */
 interface PullPoint {
@@ -195,6 +199,10 @@ export async function runPullBench(opts: { scale?: "small" | "full" } = {}): Pro
 
     const skopeo = toolPath("skopeo");
     const crane = results.crane.ok ? results.crane.path : undefined;
+    const floor = await compileFloor(work).catch((e: Error) => {
+      results.errors.push(`bun floor: ${e.message}`);
+      return undefined;
+    });
     for (const r of registries) {
       for (const p of PARTITIONS) {
         const prebuilt = await fetchImageManifest(r.host, "bench/prebuilt", `k${p.count}`);
@@ -215,6 +223,10 @@ export async function runPullBench(opts: { scale?: "small" | "full" } = {}): Pro
             point.error = "skopeo: unavailable (not installed)";
             continue;
           }
+          if (tool === "bun floor" && !floor) {
+            point.error = "bun floor: did not compile";
+            continue;
+          }
           if (tool === "crane" && !crane) {
             point.error = `crane: unavailable (${results.crane.ok ? "" : results.crane.reason})`;
             continue;
@@ -227,7 +239,7 @@ export async function runPullBench(opts: { scale?: "small" | "full" } = {}): Pro
               await rm(out, { recursive: true, force: true });
               await rm(clientStore, { recursive: true, force: true });
               if (tool === "skopeo") await rm(SKOPEO_CACHE, { force: true });
-              const seconds = await timePull(tool, ref, out, clientStore, { skopeo, crane, tag: `k${p.count}` });
+              const seconds = await timePull(tool, ref, out, clientStore, { skopeo, crane, floor, tag: `k${p.count}` });
               if (!checked) {
                 checked = true;
                 if (tool !== "2dfs files") point.layersMatch = (await readLayoutLayers(out)).join() === expected.join();
@@ -301,7 +313,7 @@ async function timePull(
   ref: string,
   out: string,
   store: string,
-  bins: { skopeo?: string; crane?: string; tag: string },
+  bins: { skopeo?: string; crane?: string; floor?: string; tag: string },
 ): Promise<number> {
   const [cmd, ...pre] = tdfsCommand();
   switch (tool) {
@@ -317,7 +329,20 @@ async function timePull(
       ]);
     case "crane":
       return timeCommand(bins.crane!, ["pull", "--insecure", "--format", "oci", ref, out]);
+    case "bun floor": {
+      const slash = ref.indexOf("/");
+      const colon = ref.lastIndexOf(":");
+      return timeCommand(bins.floor!, [ref.slice(0, slash), ref.slice(slash + 1, colon), ref.slice(colon + 1), out]);
+    }
   }
+}
+
+/** Compiles bench/lib/bun-fetch-floor.ts with the 2dfs binary's flags (same runtime start-up); returns its path. */
+async function compileFloor(work: string): Promise<string> {
+  const outfile = join(work, "bun-fetch-floor");
+  const entry = join(import.meta.dir, "lib", "bun-fetch-floor.ts");
+  await runOk(process.execPath, ["build", "--compile", "--minify", "--bytecode", "--format", "esm", entry, "--outfile", outfile], { timeoutMs: 120_000 });
+  return outfile;
 }
 
 /** The image manifest behind repo:ref (following an index to linux/amd64). */
@@ -414,7 +439,9 @@ function report(r: PullBenchResults): void {
       if (!ours || others.length === 0) continue;
       const fastest = others.reduce((a, b) => (a.min! <= b.min! ? a : b));
       const verdict = ours.min! <= fastest.min! ? "met" : "MISSED";
-      console.log(`aim (${reg}, ${k}): 2dfs oci ${secs(ours.min!)} s vs fastest ${fastest.tool} ${secs(fastest.min!)} s: ${verdict}`);
+      const floor = pts.find((p) => p.tool === "bun floor");
+      const floorNote = floor ? ` (bun floor, unverified: ${secs(floor.min!)} s)` : "";
+      console.log(`aim (${reg}, ${k}): 2dfs oci ${secs(ours.min!)} s vs fastest ${fastest.tool} ${secs(fastest.min!)} s: ${verdict}${floorNote}`);
     }
   }
   printTable("Overhead of partitioning: 2dfs pull of the partition minus 2dfs pull of the prebuilt image, same registry (ms)", r.overhead.map((o) => ({ ...o })));
