@@ -1,11 +1,14 @@
 /** Tar writing: tar-stream pack vs our header writer, then whole layers to disk through the pool. */
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tarStream from "tar-stream";
 import { planTarEntries } from "../src/archive/tar-entries.ts";
 import { TAR_END, tarHeader, tarPadding } from "../src/archive/tar-header.ts";
+import { copyLayer } from "../src/hash/copy-layer.ts";
 import { createWorkerPool } from "../src/hash/pool.ts";
+import { writeBufferedLayer } from "../src/hash/write-layer.ts";
 import { bestOf, mbps, printTable, writeResults } from "./lib/table.ts";
 
 const FILES = 25;
@@ -98,10 +101,51 @@ for (const compression of ["none", "zstd"] as const) {
 }
 await pool.close();
 
+// Uncompressed layers, the two writers on the same data and one thread: the buffered writer
+// (tar assembled in reused 2 MiB buffers, written from JavaScript) vs copyLayer (bodies copied by
+// copy_file_range, the finished file hashed). "first layer" is one layer in a fresh process, as
+// a rebuild after one changed split writes it: fresh buffers are paid there.
+const writers = { buffered: writeBufferedLayer, copy: copyLayer } as const;
+const writerRows: Record<string, string | number>[] = [];
+const writerResults: Record<string, { firstLayerMs: number; allLayersMBps: number }> = {};
+for (const [name, write] of Object.entries(writers)) {
+  const firstLayerMs = Math.min(
+    ...Array.from({ length: RUNS }, () => {
+      rmSync(join(out, "first"), { force: true });
+      Bun.spawnSync(["sync"]);
+      const code = `const { ${write.name} } = await import(${JSON.stringify(join(import.meta.dir, "..", "src", "hash", name === "copy" ? "copy-layer.ts" : "write-layer.ts"))});
+        const entries = ${JSON.stringify(planTarEntries([{ src: srcs[0]!, dst: "/model/part-0.bin", size: FILE_SIZE, executable: false }]))};
+        const t = performance.now();
+        await ${write.name}({ entries, compression: "none", outPath: ${JSON.stringify(join(out, "first"))} });
+        console.log(performance.now() - t);`;
+      const child = Bun.spawnSync([process.execPath, "-e", code], { env: process.env });
+      if (child.exitCode !== 0) throw new Error(`${name} child failed: ${child.stderr.toString()}`);
+      return Number(child.stdout.toString().trim());
+    }),
+  );
+  const files = entries.filter((e) => e.type === "file");
+  const s = await bestOf(
+    RUNS,
+    async () => {
+      for (const [i, e] of files.entries()) {
+        await write({ entries: planTarEntries([{ src: e.src!, dst: `/${e.path}`, size: e.size, executable: false }]), compression: "none", outPath: join(out, `w${i}`) });
+      }
+    },
+    async () => {
+      await rm(out, { recursive: true, force: true });
+      await mkdir(out);
+      Bun.spawnSync(["sync"]);
+    },
+  );
+  writerResults[name] = { firstLayerMs: Math.round(firstLayerMs * 10) / 10, allLayersMBps: mbps(total, s) };
+  writerRows.push({ writer: name === "copy" ? "copyLayer (copy_file_range)" : "writeBufferedLayer", "first layer, fresh process, ms": writerResults[name].firstLayerMs, [`${FILES} layers, MB/s`]: mbps(total, s) });
+}
+
 printTable(`Tar writing, ${small.length} entries (${SMALL} small files, ${(smallTotal / 1e6).toFixed(0)} MB), copying sink (best of ${RUNS})`, [
   { writer: "tar-stream pack", "MB/s": mbps(smallTotal, tTarStream), "entries/s": Math.round(small.length / tTarStream) },
   { writer: "tarHeader + tarPadding", "MB/s": mbps(smallTotal, tOurs), "entries/s": Math.round(small.length / tOurs) },
 ]);
 printTable(`Layers to disk: ${FILES} x ${FILE_SIZE >> 20} MiB float32 noise, pool of 2 workers, native SHA-256`, layerRows);
-await writeResults("tar", { smallFiles: { tarStream: mbps(smallTotal, tTarStream), ours: mbps(smallTotal, tOurs) }, layers });
+printTable(`Uncompressed layer writers, same ${FILE_SIZE >> 20} MiB sources, one thread (best of ${RUNS})`, writerRows);
+await writeResults("tar", { smallFiles: { tarStream: mbps(smallTotal, tTarStream), ours: mbps(smallTotal, tOurs) }, layers, uncompressedWriters: writerResults });
 await rm(dir, { recursive: true, force: true });

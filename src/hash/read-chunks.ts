@@ -14,6 +14,16 @@ export class SourceChangedError extends Error {
   override name = "SourceChangedError";
 }
 
+/** Throws SourceChangedError when a source's size (`when` "planned": before reading it, "read": after) is not the planned one. */
+export function checkSourceSize(entry: { src?: string; size: number }, size: number, when: "planned" | "read"): void {
+  if (size === entry.size) return;
+  throw new SourceChangedError(
+    when === "planned"
+      ? `source "${entry.src}" is ${size} bytes, expected ${entry.size}: it changed since it was planned`
+      : `source "${entry.src}" changed size while it was read`,
+  );
+}
+
 // Fresh chunk buffers per job cut layer writes from ~1,000 to ~190 MB/s (zeroing, page faults, GC): reuse them.
 const free: Uint8Array[] = [];
 const MAX_FREE = 4;

@@ -6,7 +6,9 @@ import type { TarEntry } from "../archive/tar-entries.ts";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
 import { createNodeCompressor, looksCompressible, type Compression } from "../archive/compress.ts";
 import { createSha256, type HashEngine, type Sha256 } from "./sha256.ts";
-import { CHUNK_SIZE, releaseChunk, SourceChangedError, takeChunk } from "./read-chunks.ts";
+import { CHUNK_SIZE, checkSourceSize, releaseChunk, SourceChangedError, takeChunk } from "./read-chunks.ts";
+import { copyLayer } from "./copy-layer.ts";
+import { kernelCopyAvailable } from "../util/copy-file-range.ts";
 
 /** What to write: tar entries (files carry `src`), how to store them, and where. */
 export interface WriteLayerJob {
@@ -44,7 +46,18 @@ const MAX_QUEUED_OUTPUT = 32 << 20;
 /** Writes the layer described by `job`; each source is read once, and partial output is removed on failure. */
 export async function writeLayer(job: WriteLayerJob, engine?: HashEngine): Promise<WriteLayerResult> {
   const compression = job.compression === "auto" ? await chooseCompression(job.entries) : job.compression;
-  const level = job.compression === "auto" ? AUTO_LEVEL : job.level;
+  // Uncompressed layers are copied by the kernel (bench/build.ts: see README, "Library choices").
+  if (compression === "none" && kernelCopyAvailable()) return copyLayer({ ...job, compression }, engine);
+  return writeBufferedLayer({ ...job, compression, level: job.compression === "auto" ? AUTO_LEVEL : job.level }, engine);
+}
+
+/**
+ * Writes the layer through this thread: tar bytes are assembled in reused buffers, hashed, and
+ * compressed or written as they are. The path for compressed layers, and for uncompressed ones
+ * where the kernel cannot copy.
+ */
+export async function writeBufferedLayer(job: WriteLayerJob & { compression: Compression }, engine?: HashEngine): Promise<WriteLayerResult> {
+  const { compression, level } = job;
   // A fresh file, not a truncated one: ext4 flushes a truncated-and-rewritten file on close (auto_da_alloc).
   await rm(job.outPath, { force: true });
   const out = await open(job.outPath, "w");
@@ -99,10 +112,7 @@ async function copySource(entry: TarEntry, sink: LayerSink): Promise<void> {
   if (!entry.src) throw new SourceChangedError(`tar entry "${entry.path}" has no source file`);
   const fh = await open(entry.src, "r");
   try {
-    const before = await fh.stat();
-    if (before.size !== entry.size) {
-      throw new SourceChangedError(`source "${entry.src}" is ${before.size} bytes, expected ${entry.size}: it changed since it was planned`);
-    }
+    checkSourceSize(entry, (await fh.stat()).size, "planned");
     let offset = 0;
     while (offset < entry.size) {
       const { buf, pos, room } = sink.reserve();
@@ -113,8 +123,7 @@ async function copySource(entry: TarEntry, sink: LayerSink): Promise<void> {
       sink.commit(bytesRead);
       await sink.settle();
     }
-    const after = await fh.stat();
-    if (after.size !== entry.size) throw new SourceChangedError(`source "${entry.src}" changed size while it was read`);
+    checkSourceSize(entry, (await fh.stat()).size, "read");
   } finally {
     await fh.close();
   }

@@ -1,0 +1,86 @@
+/**
+ * An uncompressed layer (what `auto` picks for weights and other incompressible data) written
+ * by the kernel: tar headers and padding from here, every file body copied with
+ * copy_file_range, then the finished file hashed once from the page cache. Nothing large passes
+ * through JavaScript memory, and the digest is computed over the very bytes stored, so a source
+ * edited during the build can give a layer with mixed content, never one that does not match
+ * its digest.
+ */
+import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import type { TarEntry } from "../archive/tar-entries.ts";
+import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
+import { COPY_STEP, copyFileRange } from "../util/copy-file-range.ts";
+import { yieldToEventLoop } from "../util/yield-to-event-loop.ts";
+import { hashFile } from "./hash-file.ts";
+import { checkSourceSize, SourceChangedError } from "./read-chunks.ts";
+import type { HashEngine } from "./sha256.ts";
+import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+
+/** Read size of the fallback copy (a source the kernel cannot copy from, e.g. on another filesystem). */
+const FALLBACK_CHUNK = 256 << 10;
+let fallbackBuffer: Uint8Array | undefined;
+
+/** Writes `job` (whose compression must be "none") by kernel copies; partial output is removed on failure. */
+export async function copyLayer(job: WriteLayerJob, engine?: HashEngine): Promise<WriteLayerResult> {
+  // A fresh file, not a truncated one: ext4 flushes a truncated-and-rewritten file on close (auto_da_alloc).
+  rmSync(job.outPath, { force: true });
+  const out = openSync(job.outPath, "w");
+  try {
+    try {
+      for (const entry of job.entries) {
+        writeFully(out, tarHeader(entry));
+        if (entry.type === "file" && entry.size > 0) {
+          await copyBody(entry, out);
+          writeFully(out, tarPadding(entry.size));
+        }
+      }
+      writeFully(out, TAR_END);
+    } finally {
+      closeSync(out);
+    }
+    const { digest, size } = await hashFile(job.outPath, engine);
+    return { diffId: digest, digest, size, tarSize: size, compression: "none" };
+  } catch (error) {
+    rmSync(job.outPath, { force: true });
+    throw error;
+  }
+}
+
+/** Appends one source file's bytes to `out`, checking its size did not change. */
+async function copyBody(entry: TarEntry, out: number): Promise<void> {
+  if (!entry.src) throw new SourceChangedError(`tar entry "${entry.path}" has no source file`);
+  const src = openSync(entry.src, "r");
+  try {
+    checkSourceSize(entry, fstatSync(src).size, "planned");
+    let done = 0;
+    while (done < entry.size) {
+      const want = Math.min(entry.size - done, COPY_STEP);
+      const n = copyFileRange(src, out, want) ?? copyByReading(src, out, want);
+      if (n === 0) throw new SourceChangedError(`source "${entry.src}" shrank while it was read`);
+      done += n;
+      // One step (64 MiB) takes the kernel tens of ms: let timers and progress run in between.
+      if (done < entry.size) await yieldToEventLoop();
+    }
+    checkSourceSize(entry, fstatSync(src).size, "read");
+  } finally {
+    closeSync(src);
+  }
+}
+
+/** read/write copy of up to `length` bytes at both files' offsets; returns the bytes copied (0 at the source's end). */
+function copyByReading(src: number, out: number, length: number): number {
+  const buf = (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK));
+  let copied = 0;
+  while (copied < length) {
+    const n = readSync(src, buf, 0, Math.min(buf.length, length - copied), null);
+    if (n === 0) break;
+    writeFully(out, buf.subarray(0, n));
+    copied += n;
+  }
+  return copied;
+}
+
+function writeFully(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}

@@ -1,0 +1,95 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { planTarEntries, type LayerFile } from "../../src/archive/tar-entries.ts";
+import { copyLayer } from "../../src/hash/copy-layer.ts";
+import { SourceChangedError } from "../../src/hash/read-chunks.ts";
+import { writeBufferedLayer } from "../../src/hash/write-layer.ts";
+import { copyFileRange, kernelCopyAvailable } from "../../src/util/copy-file-range.ts";
+import { seededBytes } from "../support/temp.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "2dfs-copy-layer-"));
+// tmpfs: a different filesystem from the temp folder's, so the kernel will not copy between them.
+const shm = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/2dfs-copy-layer-") : undefined;
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  if (shm) rmSync(shm, { recursive: true, force: true });
+});
+
+function sources(root: string): LayerFile[] {
+  mkdirSync(root, { recursive: true });
+  const file = (name: string, bytes: Uint8Array, dst: string, executable = false): LayerFile => {
+    writeFileSync(join(root, name), bytes);
+    return { src: join(root, name), dst, size: bytes.length, executable };
+  };
+  return [
+    // Sizes that are not multiples of 512 (padding) and cross the 2 MiB read chunk of the buffered path.
+    file("weights.bin", seededBytes((5 << 20) + 77, 1), "/model/weights.bin"),
+    file("exactly-512", seededBytes(512, 2), "/model/exactly-512"),
+    file("empty", new Uint8Array(0), "/etc/empty"),
+    file("tool", seededBytes(999, 3), "/usr/local/bin/tool", true),
+  ];
+}
+
+describe("copyLayer (uncompressed layers by copy_file_range)", () => {
+  test("this machine can copy in the kernel (otherwise builds silently take the buffered path)", () => {
+    expect(kernelCopyAvailable()).toBe(true);
+  });
+
+  test("gives the same bytes and digests as the buffered writer", async () => {
+    const entries = planTarEntries(sources(join(dir, "src")));
+    const copied = await copyLayer({ entries, compression: "none", outPath: join(dir, "copied.tar") });
+    const buffered = await writeBufferedLayer({ entries, compression: "none", outPath: join(dir, "buffered.tar") });
+    expect(copied).toEqual(buffered);
+    expect(readFileSync(join(dir, "copied.tar")).equals(readFileSync(join(dir, "buffered.tar")))).toBe(true);
+    const independent = new Bun.CryptoHasher("sha256").update(readFileSync(join(dir, "copied.tar"))).digest("hex");
+    expect(copied.digest).toBe(`sha256:${independent}`);
+  });
+
+  test.skipIf(!shm)("a source the kernel cannot copy from (tmpfs) is copied by read/write, same bytes", async () => {
+    const local = planTarEntries(sources(join(dir, "src-local")));
+    const remote = planTarEntries(sources(join(shm!, "src")));
+    expect(statfsSync(shm!).type).not.toBe(statfsSync(dir).type);
+    const a = await copyLayer({ entries: local, compression: "none", outPath: join(dir, "local.tar") });
+    const b = await copyLayer({ entries: remote, compression: "none", outPath: join(dir, "remote.tar") });
+    expect(b).toEqual(a);
+  });
+
+  test("copyFileRange answers undefined (nothing copied) where the kernel refuses", () => {
+    const src = join(shm ?? dir, "refused-src");
+    writeFileSync(src, seededBytes(4096, 4));
+    const dst = join(dir, "refused-dst");
+    const s = openSync(src, "r");
+    const d = openSync(dst, "w");
+    try {
+      // From tmpfs to another filesystem the kernel answers EXDEV. Without /dev/shm there is no
+      // second filesystem here, and a copy within one must work.
+      if (shm) expect(copyFileRange(s, d, 4096)).toBeUndefined();
+      else expect(copyFileRange(s, d, 4096)).toBe(4096);
+    } finally {
+      closeSync(s);
+      closeSync(d);
+    }
+  });
+
+  test("a source whose size changed since planning fails and leaves no output", async () => {
+    const root = join(dir, "src-changed");
+    const entries = planTarEntries(sources(root));
+    writeFileSync(join(root, "weights.bin"), seededBytes(1000, 9)); // smaller than planned
+    const outPath = join(dir, "changed.tar");
+    const error = await copyLayer({ entries, compression: "none", outPath }).catch((e) => e);
+    expect(error).toBeInstanceOf(SourceChangedError);
+    expect(String(error.message)).toContain("weights.bin");
+    expect(existsSync(outPath)).toBe(false);
+  });
+
+  test("a missing source fails and leaves no output", async () => {
+    const root = join(dir, "src-missing");
+    const entries = planTarEntries(sources(root));
+    rmSync(join(root, "tool"));
+    const outPath = join(dir, "missing.tar");
+    await expect(copyLayer({ entries, compression: "none", outPath })).rejects.toThrow(/tool/);
+    expect(existsSync(outPath)).toBe(false);
+  });
+});
