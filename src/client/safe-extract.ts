@@ -5,7 +5,7 @@
  * be written through a symlink to somewhere else. Whiteouts (`.wh.NAME`, `.wh..wh..opq`) apply
  * to what earlier layers extracted into the same root.
  */
-import { closeSync, createWriteStream, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, createWriteStream, openSync } from "node:fs";
 import { chmod, link, lstat, mkdir, open, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { createDecompressor, detectFileCompression } from "../archive/compress.ts";
@@ -13,6 +13,7 @@ import { indexUncompressedTar, type TarIndexEntry } from "../archive/tar-index.t
 import { parseTarStream, type TarStreamEntry } from "../archive/tar-reader.ts";
 import { UnsafeEntryError } from "./errors.ts";
 import { YIELD_EVERY_BYTES, yieldToEventLoop } from "../util/yield-to-event-loop.ts";
+import { copyRange } from "../util/copy-file-range.ts";
 
 /** How strict extraction is about link targets. */
 export interface ExtractOptions {
@@ -86,9 +87,10 @@ export function symlinkStaysInside(entryPath: string, target: string): boolean {
 /**
  * Extracts one layer blob (compression detected from its first bytes) into `root`. An
  * uncompressed layer (model weights) is not streamed through a tar parser: its headers are
- * indexed and each file's bytes are copied from the blob in 256 KiB positioned reads, with the
- * same checks on every entry. (`Bun.write` of a `Bun.file().slice()` would copy in the
- * kernel, but Bun 1.4.5 ignores the slice and writes the whole file.)
+ * indexed and each file's bytes are copied from the blob by the kernel (copy_file_range at the
+ * entry's offset; read/write where the kernel cannot), with the same checks on every entry.
+ * (`Bun.write` of a `Bun.file().slice()` would copy in the kernel too, but Bun 1.4.5 ignores
+ * the slice and writes the whole file.)
  */
 export async function extractLayerFile(path: string, root: string, opts: ExtractOptions): Promise<ExtractStats> {
   const compression = await detectFileCompression(path);
@@ -110,18 +112,12 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
         async writeTo(target, mode) {
           const out = openSync(target, "wx", mode);
           try {
-            let sinceYield = 0;
             for (let done = 0; done < e.size; ) {
-              const want = Math.min(buffer.length, e.size - done);
-              const bytesRead = readSync(blob, buffer, 0, want, e.dataOffset + done);
-              if (bytesRead === 0) throw new UnsafeEntryError(`${opts.layerName}: "${e.name}" is cut short`);
-              for (let at = 0; at < bytesRead; ) at += writeSync(out, buffer, at, bytesRead - at);
-              done += bytesRead;
-              sinceYield += bytesRead;
-              if (sinceYield >= YIELD_EVERY_BYTES) {
-                sinceYield = 0;
-                await yieldToEventLoop(); // let downloads and other extractions run
-              }
+              const want = Math.min(YIELD_EVERY_BYTES, e.size - done);
+              const copied = copyRange(blob, out, want, buffer, e.dataOffset + done);
+              if (copied === 0) throw new UnsafeEntryError(`${opts.layerName}: "${e.name}" is cut short`);
+              done += copied;
+              if (done < e.size) await yieldToEventLoop(); // let downloads and other extractions run
             }
           } finally {
             closeSync(out);
@@ -139,9 +135,9 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
   return stats;
 }
 
-// Copy buffers are reused, one per extraction running at once: fresh memory is expensive to
-// touch on VMs (see src/hash/read-chunks.ts). Synchronous 256 KiB copies stay in the CPU cache
-// and skip the thread pool's round trips; the event loop gets a turn every 8 MiB.
+// Buffers for the read/write fallback, reused, one per extraction running at once: fresh
+// memory is expensive to touch on VMs (see src/hash/read-chunks.ts). Copies are synchronous
+// (no thread pool round trips); the event loop gets a turn every 8 MiB.
 const COPY_SIZE = 256 << 10;
 const freeCopyBuffers: Uint8Array[] = [];
 

@@ -6,10 +6,10 @@
  * edited during the build can give a layer with mixed content, never one that does not match
  * its digest.
  */
-import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, rmSync, writeSync } from "node:fs";
 import type { TarEntry } from "../archive/tar-entries.ts";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
-import { COPY_STEP, copyFileRange } from "../util/copy-file-range.ts";
+import { COPY_STEP, copyRange } from "../util/copy-file-range.ts";
 import { yieldToEventLoop } from "../util/yield-to-event-loop.ts";
 import { hashFile } from "./hash-file.ts";
 import { checkSourceSize, SourceChangedError } from "./read-chunks.ts";
@@ -55,7 +55,7 @@ async function copyBody(entry: TarEntry, out: number): Promise<void> {
     let done = 0;
     while (done < entry.size) {
       const want = Math.min(entry.size - done, COPY_STEP);
-      const n = copyFileRange(src, out, want) ?? copyByReading(src, out, want);
+      const n = copyRange(src, out, want, (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK)));
       if (n === 0) throw new SourceChangedError(`source "${entry.src}" shrank while it was read`);
       done += n;
       // One step (64 MiB) takes the kernel tens of ms: let timers and progress run in between.
@@ -65,19 +65,6 @@ async function copyBody(entry: TarEntry, out: number): Promise<void> {
   } finally {
     closeSync(src);
   }
-}
-
-/** read/write copy of up to `length` bytes at both files' offsets; returns the bytes copied (0 at the source's end). */
-function copyByReading(src: number, out: number, length: number): number {
-  const buf = (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK));
-  let copied = 0;
-  while (copied < length) {
-    const n = readSync(src, buf, 0, Math.min(buf.length, length - copied), null);
-    if (n === 0) break;
-    writeFully(out, buf.subarray(0, n));
-    copied += n;
-  }
-  return copied;
 }
 
 function writeFully(fd: number, bytes: Uint8Array): void {

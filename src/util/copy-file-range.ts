@@ -8,8 +8,10 @@
  */
 import type { Pointer } from "bun:ffi";
 
+import { readSync, writeSync } from "node:fs";
+
 interface Libc {
-  copy_file_range(srcFd: number, srcOffset: null, dstFd: number, dstOffset: null, length: number, flags: number): number;
+  copy_file_range(srcFd: number, srcOffset: BigInt64Array | null, dstFd: number, dstOffset: null, length: number, flags: number): number;
   __errno_location(): Pointer | null;
 }
 
@@ -53,22 +55,43 @@ export function kernelCopyAvailable(): boolean {
 export const COPY_STEP = 64 << 20;
 
 /**
- * Copies up to `length` bytes from the current offset of `srcFd` to the current offset of
- * `dstFd` (both advance). Returns the bytes copied, fewer than `length` only when the source
- * ended; `undefined` when the kernel cannot copy between these two files (nothing was copied).
+ * Copies up to `length` bytes from `srcFd` (from `srcOffset`, or from its current offset, which
+ * then advances) to the current offset of `dstFd`, which advances. Returns the bytes copied,
+ * fewer than `length` only when the source ended; `undefined` when the kernel cannot copy
+ * between these two files (nothing was copied).
  */
-export function copyFileRange(srcFd: number, dstFd: number, length: number): number | undefined {
+export function copyFileRange(srcFd: number, dstFd: number, length: number, srcOffset?: number): number | undefined {
   const c = load();
   if (c === null) return undefined;
+  // The kernel reads and advances a positioned copy's offset through this pointer.
+  const at = srcOffset === undefined ? null : BigInt64Array.of(BigInt(srcOffset));
   let copied = 0;
   while (copied < length) {
-    const n = c.copy_file_range(srcFd, null, dstFd, null, Math.min(length - copied, COPY_STEP), 0);
+    const n = c.copy_file_range(srcFd, at, dstFd, null, Math.min(length - copied, COPY_STEP), 0);
     if (n === 0) break; // end of the source
     if (n < 0) {
       const errno = readI32!(c.__errno_location()!);
       if (copied === 0 && FALL_BACK.has(errno)) return undefined;
       throw new Error(`copy_file_range failed after ${copied} bytes (errno ${errno})`);
     }
+    copied += n;
+  }
+  return copied;
+}
+
+/**
+ * {@link copyFileRange}, or, where the kernel cannot copy, read/write through `buffer` (small
+ * and reused: fresh memory is the expensive part). Same arguments and result, never undefined.
+ */
+export function copyRange(srcFd: number, dstFd: number, length: number, buffer: Uint8Array, srcOffset?: number): number {
+  const inKernel = copyFileRange(srcFd, dstFd, length, srcOffset);
+  if (inKernel !== undefined) return inKernel;
+  let copied = 0;
+  while (copied < length) {
+    const position = srcOffset === undefined ? null : srcOffset + copied;
+    const n = readSync(srcFd, buffer, 0, Math.min(buffer.length, length - copied), position);
+    if (n === 0) break;
+    for (let done = 0; done < n; ) done += writeSync(dstFd, buffer, done, n - done);
     copied += n;
   }
   return copied;

@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planTarEntries, type LayerFile } from "../../src/archive/tar-entries.ts";
 import { copyLayer } from "../../src/hash/copy-layer.ts";
 import { SourceChangedError } from "../../src/hash/read-chunks.ts";
 import { writeBufferedLayer } from "../../src/hash/write-layer.ts";
-import { copyFileRange, kernelCopyAvailable } from "../../src/util/copy-file-range.ts";
+import { kernelCopyAvailable } from "../../src/util/copy-file-range.ts";
 import { seededBytes } from "../support/temp.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "2dfs-copy-layer-"));
@@ -54,23 +54,6 @@ describe("copyLayer (uncompressed layers by copy_file_range)", () => {
     const a = await copyLayer({ entries: local, compression: "none", outPath: join(dir, "local.tar") });
     const b = await copyLayer({ entries: remote, compression: "none", outPath: join(dir, "remote.tar") });
     expect(b).toEqual(a);
-  });
-
-  test("copyFileRange answers undefined (nothing copied) where the kernel refuses", () => {
-    const src = join(shm ?? dir, "refused-src");
-    writeFileSync(src, seededBytes(4096, 4));
-    const dst = join(dir, "refused-dst");
-    const s = openSync(src, "r");
-    const d = openSync(dst, "w");
-    try {
-      // From tmpfs to another filesystem the kernel answers EXDEV. Without /dev/shm there is no
-      // second filesystem here, and a copy within one must work.
-      if (shm) expect(copyFileRange(s, d, 4096)).toBeUndefined();
-      else expect(copyFileRange(s, d, 4096)).toBe(4096);
-    } finally {
-      closeSync(s);
-      closeSync(d);
-    }
   });
 
   test("a source whose size changed since planning fails and leaves no output", async () => {
