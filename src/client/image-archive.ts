@@ -3,7 +3,7 @@
  * (manifest.json, repositories, config and layer blobs) or an OCI layout (oci-layout,
  * index.json, blobs/). Streamed from the store's blobs, written to a temp file and renamed.
  */
-import { createWriteStream } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
@@ -14,6 +14,7 @@ import { type Digest, digestHex } from "../oci/digest.ts";
 import { MediaType } from "../oci/media-types.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import type { ImagePlan } from "./image-plan.ts";
+import { copyAll, writeFully } from "../util/copy-file-range.ts";
 
 /** Which tar layout to write. */
 export type ArchiveFormat = "docker" | "oci";
@@ -69,35 +70,42 @@ export async function writeImageArchive(file: string, store: LayoutStore, plan: 
   await writeTar(file, members);
 }
 
+/** Writes the members as a tar, beside `file` first and renamed into place when complete; blob members are copied by the kernel. */
 async function writeTar(file: string, members: Member[]): Promise<void> {
   const target = resolve(file);
   const tmp = join(dirname(target), `.${crypto.randomUUID()}.tar.tmp`);
-  const out = createWriteStream(tmp);
-  const write = async (chunk: Uint8Array) => {
-    if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
-  };
   try {
-    for (const m of members) {
-      const isDir = m.path.endsWith("/");
-      const size = "bytes" in m ? m.bytes.byteLength : m.size;
-      await write(tarHeader({ path: m.path, type: isDir ? "dir" : "file", mode: isDir ? 0o755 : 0o644, size }));
-      if ("bytes" in m) await write(m.bytes);
-      else {
-        let written = 0;
-        for await (const chunk of Bun.file(m.file).stream()) {
-          written += chunk.byteLength;
-          await write(chunk);
-        }
-        if (written !== size) throw new Error(`blob ${m.file} has ${written} bytes, its descriptor says ${size}`);
+    const out = openSync(tmp, "w");
+    try {
+      for (const m of members) {
+        const isDir = m.path.endsWith("/");
+        const size = "bytes" in m ? m.bytes.byteLength : m.size;
+        writeFully(out, tarHeader({ path: m.path, type: isDir ? "dir" : "file", mode: isDir ? 0o755 : 0o644, size }));
+        if ("bytes" in m) writeFully(out, m.bytes);
+        else await appendBlob(out, m.file, size);
+        writeFully(out, tarPadding(size));
       }
-      await write(tarPadding(size));
+      writeFully(out, TAR_END);
+    } finally {
+      closeSync(out);
     }
-    await write(TAR_END);
-    await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
     await rename(tmp, target);
   } catch (error) {
-    out.destroy();
     await rm(tmp, { force: true });
     throw error;
+  }
+}
+
+let copyBuffer: Uint8Array | undefined; // for the read/write fallback only
+
+async function appendBlob(out: number, file: string, size: number): Promise<void> {
+  const src = openSync(file, "r");
+  try {
+    const actual = fstatSync(src).size;
+    if (actual !== size) throw new Error(`blob ${file} has ${actual} bytes, its descriptor says ${size}`);
+    const copied = await copyAll(src, out, size, (copyBuffer ??= new Uint8Array(256 << 10)));
+    if (copied !== size) throw new Error(`blob ${file} has ${copied} bytes, its descriptor says ${size}`);
+  } finally {
+    closeSync(src);
   }
 }

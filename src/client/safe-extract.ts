@@ -12,8 +12,7 @@ import { createDecompressor, detectFileCompression } from "../archive/compress.t
 import { indexUncompressedTar, type TarIndexEntry } from "../archive/tar-index.ts";
 import { parseTarStream, type TarStreamEntry } from "../archive/tar-reader.ts";
 import { UnsafeEntryError } from "./errors.ts";
-import { YIELD_EVERY_BYTES, yieldToEventLoop } from "../util/yield-to-event-loop.ts";
-import { copyRange } from "../util/copy-file-range.ts";
+import { copyAll } from "../util/copy-file-range.ts";
 
 /** How strict extraction is about link targets. */
 export interface ExtractOptions {
@@ -112,13 +111,8 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
         async writeTo(target, mode) {
           const out = openSync(target, "wx", mode);
           try {
-            for (let done = 0; done < e.size; ) {
-              const want = Math.min(YIELD_EVERY_BYTES, e.size - done);
-              const copied = copyRange(blob, out, want, buffer, e.dataOffset + done);
-              if (copied === 0) throw new UnsafeEntryError(`${opts.layerName}: "${e.name}" is cut short`);
-              done += copied;
-              if (done < e.size) await yieldToEventLoop(); // let downloads and other extractions run
-            }
+            const copied = await copyAll(blob, out, e.size, buffer, e.dataOffset);
+            if (copied < e.size) throw new UnsafeEntryError(`${opts.layerName}: "${e.name}" is cut short`);
           } finally {
             closeSync(out);
           }

@@ -6,11 +6,10 @@
  * edited during the build can give a layer with mixed content, never one that does not match
  * its digest.
  */
-import { closeSync, fstatSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, rmSync } from "node:fs";
 import type { TarEntry } from "../archive/tar-entries.ts";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
-import { COPY_STEP, copyRange } from "../util/copy-file-range.ts";
-import { yieldToEventLoop } from "../util/yield-to-event-loop.ts";
+import { copyAll, writeFully } from "../util/copy-file-range.ts";
 import { hashFile } from "./hash-file.ts";
 import { checkSourceSize, SourceChangedError } from "./read-chunks.ts";
 import type { HashEngine } from "./sha256.ts";
@@ -52,22 +51,10 @@ async function copyBody(entry: TarEntry, out: number): Promise<void> {
   const src = openSync(entry.src, "r");
   try {
     checkSourceSize(entry, fstatSync(src).size, "planned");
-    let done = 0;
-    while (done < entry.size) {
-      const want = Math.min(entry.size - done, COPY_STEP);
-      const n = copyRange(src, out, want, (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK)));
-      if (n === 0) throw new SourceChangedError(`source "${entry.src}" shrank while it was read`);
-      done += n;
-      // One step (64 MiB) takes the kernel tens of ms: let timers and progress run in between.
-      if (done < entry.size) await yieldToEventLoop();
-    }
+    const copied = await copyAll(src, out, entry.size, (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK)));
+    if (copied < entry.size) throw new SourceChangedError(`source "${entry.src}" shrank while it was read`);
     checkSourceSize(entry, fstatSync(src).size, "read");
   } finally {
     closeSync(src);
   }
-}
-
-function writeFully(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
 }

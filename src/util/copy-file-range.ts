@@ -9,6 +9,7 @@
 import type { Pointer } from "bun:ffi";
 
 import { readSync, writeSync } from "node:fs";
+import { yieldToEventLoop } from "./yield-to-event-loop.ts";
 
 interface Libc {
   copy_file_range(srcFd: number, srcOffset: BigInt64Array | null, dstFd: number, dstOffset: null, length: number, flags: number): number;
@@ -91,8 +92,30 @@ export function copyRange(srcFd: number, dstFd: number, length: number, buffer: 
     const position = srcOffset === undefined ? null : srcOffset + copied;
     const n = readSync(srcFd, buffer, 0, Math.min(buffer.length, length - copied), position);
     if (n === 0) break;
-    for (let done = 0; done < n; ) done += writeSync(dstFd, buffer, done, n - done);
+    writeFully(dstFd, buffer.subarray(0, n));
     copied += n;
   }
   return copied;
+}
+
+/**
+ * Copies `length` bytes like {@link copyRange}, one {@link COPY_STEP} at a time with a turn of
+ * the event loop in between (timers, progress, other transfers). Returns the bytes copied: fewer
+ * than `length` only when the source ended early.
+ */
+export async function copyAll(srcFd: number, dstFd: number, length: number, buffer: Uint8Array, srcOffset?: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const at = srcOffset === undefined ? undefined : srcOffset + done;
+    const n = copyRange(srcFd, dstFd, Math.min(length - done, COPY_STEP), buffer, at);
+    if (n === 0) break;
+    done += n;
+    if (done < length) await yieldToEventLoop();
+  }
+  return done;
+}
+
+/** Writes all of `bytes` at `fd`'s current offset. */
+export function writeFully(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
 }
