@@ -1,7 +1,7 @@
 /**
  * Writes an image plan as a tar that `docker load` and `podman load` accept: Docker's format
  * (manifest.json, repositories, config and layer blobs) or an OCI layout (oci-layout,
- * index.json, blobs/). Streamed from the store's blobs, written to a temp file and renamed.
+ * index.json, blobs/). Blobs are copied from the store by the kernel into a temp file, renamed when complete.
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";

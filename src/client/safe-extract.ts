@@ -131,7 +131,7 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
 
 // Buffers for the read/write fallback, reused, one per extraction running at once: fresh
 // memory is expensive to touch on VMs (see src/hash/read-chunks.ts). Copies are synchronous
-// (no thread pool round trips); the event loop gets a turn every 8 MiB.
+// (no thread pool round trips); the event loop gets a turn between 64 MiB steps.
 const COPY_SIZE = 256 << 10;
 const freeCopyBuffers: Uint8Array[] = [];
 

@@ -1,4 +1,4 @@
-/** Writes one layer (tar -> optional compression -> file) on the current thread, hashing tar and stored bytes in the same pass. */
+/** Writes one layer (tar -> optional compression -> file), hashing tar and stored bytes; uncompressed layers go to copy-layer.ts (kernel copies). */
 import { open, rm, type FileHandle } from "node:fs/promises";
 import type { Transform } from "node:stream";
 import type { Digest } from "../oci/digest.ts";
