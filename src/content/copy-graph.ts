@@ -5,13 +5,14 @@ import { MAX_MANIFEST_BYTES, parseManifest } from "../oci/manifest.ts";
 import type { BlobSource } from "./image-graph.ts";
 import type { LayoutStore } from "./layout-store.ts";
 
-/** A source that can also stream large blobs. */
-export interface StreamSource extends BlobSource {
-  openBlob(digest: Digest): Promise<ReadableStream<Uint8Array>>;
+/** A source whose large blobs are files (another image layout), copied without passing through memory. */
+export interface FileSource extends BlobSource {
+  /** The path of the blob's file; fails when the source does not have it. */
+  blobFile(digest: Digest): Promise<string>;
 }
 
 /** Walks the graph under `root`; blobs already in the store (with the right size) are not copied again. */
-export async function copyGraph(source: StreamSource, root: Descriptor, store: LayoutStore): Promise<{ copied: number; present: number }> {
+export async function copyGraph(source: FileSource, root: Descriptor, store: LayoutStore): Promise<{ copied: number; present: number }> {
   const counts = { copied: 0, present: 0 };
   const visit = async (descriptor: Descriptor): Promise<void> => {
     const isManifest = descriptor.mediaType.includes("manifest") || descriptor.mediaType.includes("index");
@@ -27,7 +28,7 @@ export async function copyGraph(source: StreamSource, root: Descriptor, store: L
       counts.present++;
       return;
     }
-    await store.ingestStream(await source.openBlob(descriptor.digest), { digest: descriptor.digest, size: descriptor.size });
+    await store.ingestFile(await source.blobFile(descriptor.digest), { digest: descriptor.digest, size: descriptor.size });
     counts.copied++;
   };
   await visit(root);

@@ -7,7 +7,7 @@ import { type Digest, parseDigest } from "../oci/digest.ts";
 import { JsonShapeError, isObject, parseJsonBytes } from "../oci/json.ts";
 import type { ImageIndex } from "../oci/manifest.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
-import type { StreamSource } from "./copy-graph.ts";
+import type { FileSource } from "./copy-graph.ts";
 import { BlobIntegrityError, NotInStoreError } from "./layout-store.ts";
 
 /** Splits `oci:DIR[:TAG]` into its folder and tag. */
@@ -19,7 +19,7 @@ export function parseLayoutReference(input: string): { dir: string; tag?: string
 }
 
 /** A layout folder as a blob source, with tag resolution. */
-export interface LayoutSource extends StreamSource {
+export interface LayoutSource extends FileSource {
   resolve(tag?: string): Promise<Descriptor>;
 }
 
@@ -38,9 +38,9 @@ export function openLayoutSource(dir: string): LayoutSource {
       if (digest.startsWith("sha256:") && sha256Bytes(bytes) !== digest) throw new BlobIntegrityError(`blob ${digest} in ${dir} is corrupt`);
       return bytes;
     },
-    async openBlob(digest) {
+    async blobFile(digest) {
       if (!(await stat(path(digest)).catch(() => undefined))) throw new NotInStoreError(`blob ${digest} is missing from the layout ${dir}`);
-      return Bun.file(path(digest)).stream();
+      return path(digest);
     },
     async resolve(tag) {
       const text = await readFile(join(dir, "index.json")).catch(() => undefined);

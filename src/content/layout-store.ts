@@ -6,7 +6,7 @@
  * Every write is a temp file in the same filesystem renamed into place, so a crash or a
  * concurrent writer never exposes a partial blob or index.
  */
-import { createWriteStream, existsSync, mkdirSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Annotation } from "../oci/annotations.ts";
@@ -15,7 +15,9 @@ import { type Digest, parseDigest } from "../oci/digest.ts";
 import { JsonShapeError, isObject, parseJsonBytes } from "../oci/json.ts";
 import type { ImageIndex } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
-import { createSha256, sha256Bytes } from "../hash/sha256.ts";
+import { hashFile } from "../hash/hash-file.ts";
+import { sha256Bytes } from "../hash/sha256.ts";
+import { copyAll } from "../util/copy-file-range.ts";
 import { withFileLock } from "./file-lock.ts";
 
 /** A blob whose bytes do not hash to the digest they were stored or asked for under. */
@@ -50,8 +52,11 @@ export interface LayoutStore {
   tempPath(hint?: string): Promise<string>;
   /** Moves a fully written, already verified temp file into place as `digest`. */
   commitBlob(tempPath: string, digest: Digest): Promise<void>;
-  /** Streams into a temp file, hashing on the way, and commits it when the digest (and size) match. */
-  ingestStream(stream: ReadableStream<Uint8Array>, expected?: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }>;
+  /**
+   * Copies the file at `path` (a blob of another layout) into a temp file by kernel copies,
+   * hashes the copy, and commits it only when its digest (and size, if given) match.
+   */
+  ingestFile(path: string, expected: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }>;
   images(): Promise<StoredImage[]>;
   resolve(name: string): Promise<Descriptor | undefined>;
   /** Points `name` at `descriptor` (replacing an older image of that name). */
@@ -144,32 +149,15 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
     },
     tempPath,
     commitBlob,
-    async ingestStream(stream, expected) {
+    async ingestFile(path, expected) {
       const tmp = await tempPath("ingest");
-      const hasher = await createSha256();
-      let size = 0;
-      const out = createWriteStream(tmp);
       try {
-        for await (const chunk of stream) {
-          hasher.update(chunk);
-          size += chunk.byteLength;
-          if (expected?.size !== undefined && size > expected.size) {
-            throw new BlobIntegrityError(`blob ${expected.digest}: received more than the expected ${expected.size} bytes`);
-          }
-          if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
-        }
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-        const digest = hasher.digest();
-        if (expected && digest !== expected.digest) {
-          throw new BlobIntegrityError(`digest mismatch: expected ${expected.digest}, content hashes to ${digest}`);
-        }
-        if (expected?.size !== undefined && size !== expected.size) {
-          throw new BlobIntegrityError(`blob ${expected.digest}: expected ${expected.size} bytes, received ${size}`);
-        }
+        await copyWholeFile(path, tmp, expected);
+        const { digest, size } = await hashFile(tmp);
+        if (digest !== expected.digest) throw new BlobIntegrityError(`digest mismatch: expected ${expected.digest}, content hashes to ${digest}`);
         await commitBlob(tmp, digest);
         return { digest, size };
       } catch (error) {
-        out.destroy();
         await rm(tmp, { force: true });
         throw error;
       }
@@ -207,6 +195,28 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
     },
   };
   return store;
+}
+
+let copyBuffer: Uint8Array | undefined; // for the read/write fallback only
+
+/** Copies `from` to a new file `to`, refusing a source whose size is not the expected one. */
+async function copyWholeFile(from: string, to: string, expected: { digest: Digest; size?: number }): Promise<void> {
+  const src = openSync(from, "r");
+  try {
+    const size = fstatSync(src).size;
+    if (expected.size !== undefined && size !== expected.size) {
+      throw new BlobIntegrityError(`blob ${expected.digest}: ${from} is ${size} bytes, expected ${expected.size}`);
+    }
+    const out = openSync(to, "w");
+    try {
+      const copied = await copyAll(src, out, size, (copyBuffer ??= new Uint8Array(256 << 10)));
+      if (copied !== size) throw new BlobIntegrityError(`blob ${expected.digest}: ${from} changed while it was copied`);
+    } finally {
+      closeSync(out);
+    }
+  } finally {
+    closeSync(src);
+  }
 }
 
 function emptyIndex(): ImageIndex {

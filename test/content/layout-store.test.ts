@@ -17,13 +17,6 @@ async function freshStore() {
   return createLayoutStore(join(dir, "store"));
 }
 const sha = (b: Uint8Array | string): Digest => `sha256:${createHash("sha256").update(b).digest("hex")}`;
-const streamOf = (...chunks: string[]) =>
-  new ReadableStream<Uint8Array>({
-    start(c) {
-      for (const x of chunks) c.enqueue(new TextEncoder().encode(x));
-      c.close();
-    },
-  });
 
 describe("layout store", () => {
   test("is a valid OCI layout from the start", async () => {
@@ -42,19 +35,33 @@ describe("layout store", () => {
     await expect(store.readBlob(digest)).rejects.toBeInstanceOf(BlobIntegrityError);
   });
 
-  test("ingestStream with a wrong digest stores nothing and leaves no temp file", async () => {
+  test("ingestFile copies a file in under its digest", async () => {
+    const store = await freshStore();
+    const source = join(store.root, "..", "ingest-ok");
+    await writeFile(source, "abcdef");
+    expect(await store.ingestFile(source, { digest: sha("abcdef"), size: 6 })).toEqual({ digest: sha("abcdef"), size: 6 });
+    expect(new TextDecoder().decode(await store.readBlob(sha("abcdef")))).toBe("abcdef");
+    expect(await readdir(join(store.stateDir, "tmp"))).toEqual([]);
+  });
+
+  test("ingestFile with a wrong digest stores nothing and leaves no temp file", async () => {
     const store = await freshStore();
     const wrong = sha("something else");
-    await expect(store.ingestStream(streamOf("abc", "def"), { digest: wrong })).rejects.toThrow(/digest mismatch/);
+    const source = join(store.root, "..", "ingest-wrong");
+    await writeFile(source, "abcdef");
+    await expect(store.ingestFile(source, { digest: wrong })).rejects.toThrow(/digest mismatch/);
     expect(await store.hasBlob(wrong)).toBe(false);
     expect(await store.hasBlob(sha("abcdef"))).toBe(false);
     expect(await readdir(join(store.stateDir, "tmp"))).toEqual([]);
   });
 
-  test("ingestStream refuses more bytes than announced", async () => {
+  test("ingestFile refuses a file of another size than announced", async () => {
     const store = await freshStore();
-    await expect(store.ingestStream(streamOf("abcdef"), { digest: sha("abcdef"), size: 3 })).rejects.toThrow(/more than the expected 3 bytes/);
+    const source = join(store.root, "..", "ingest-size");
+    await writeFile(source, "abcdef");
+    await expect(store.ingestFile(source, { digest: sha("abcdef"), size: 3 })).rejects.toThrow(/is 6 bytes, expected 3/);
     expect(await store.hasBlob(sha("abcdef"))).toBe(false);
+    expect(await readdir(join(store.stateDir, "tmp"))).toEqual([]);
   });
 
   test("concurrent setImage calls lose no name", async () => {
