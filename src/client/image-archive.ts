@@ -96,14 +96,12 @@ async function writeTar(file: string, members: Member[]): Promise<void> {
   }
 }
 
-let copyBuffer: Uint8Array | undefined; // for the read/write fallback only
-
 async function appendBlob(out: number, file: string, size: number): Promise<void> {
   const src = openSync(file, "r");
   try {
     const actual = fstatSync(src).size;
     if (actual !== size) throw new Error(`blob ${file} has ${actual} bytes, its descriptor says ${size}`);
-    const copied = await copyAll(src, out, size, (copyBuffer ??= new Uint8Array(256 << 10)));
+    const copied = await copyAll(src, out, size);
     if (copied !== size) throw new Error(`blob ${file} has ${copied} bytes, its descriptor says ${size}`);
   } finally {
     closeSync(src);

@@ -102,7 +102,6 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
   const stats: ExtractStats = { files: 0, bytes: 0 };
   const dirModes: [string, number][] = [];
   const blob = openSync(path, "r");
-  const buffer = freeCopyBuffers.pop() ?? new Uint8Array(COPY_SIZE);
   try {
     for (const e of entries) {
       const entry: EntrySource = {
@@ -111,7 +110,7 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
         async writeTo(target, mode) {
           const out = openSync(target, "wx", mode);
           try {
-            const copied = await copyAll(blob, out, e.size, buffer, e.dataOffset);
+            const copied = await copyAll(blob, out, e.size, e.dataOffset);
             if (copied < e.size) throw new UnsafeEntryError(`${opts.layerName}: "${e.name}" is cut short`);
           } finally {
             closeSync(out);
@@ -123,17 +122,11 @@ async function extractIndexedTar(path: string, entries: TarIndexEntry[], root: s
     }
   } finally {
     closeSync(blob);
-    freeCopyBuffers.push(buffer);
   }
   for (const [dir, mode] of dirModes.reverse()) await chmod(dir, mode).catch(() => {});
   return stats;
 }
 
-// Buffers for the read/write fallback, reused, one per extraction running at once: fresh
-// memory is expensive to touch on VMs (see src/hash/read-chunks.ts). Copies are synchronous
-// (no thread pool round trips); the event loop gets a turn between 64 MiB steps.
-const COPY_SIZE = 256 << 10;
-const freeCopyBuffers: Uint8Array[] = [];
 
 /** One tar entry, from a stream or from an indexed file: its header, and how to skip it or write its data. */
 interface EntrySource {

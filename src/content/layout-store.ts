@@ -197,8 +197,6 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
   return store;
 }
 
-let copyBuffer: Uint8Array | undefined; // for the read/write fallback only
-
 /** Copies `from` to a new file `to`, refusing a source whose size is not the expected one. */
 async function copyWholeFile(from: string, to: string, expected: { digest: Digest; size?: number }): Promise<void> {
   const src = openSync(from, "r");
@@ -209,7 +207,7 @@ async function copyWholeFile(from: string, to: string, expected: { digest: Diges
     }
     const out = openSync(to, "w");
     try {
-      const copied = await copyAll(src, out, size, (copyBuffer ??= new Uint8Array(256 << 10)));
+      const copied = await copyAll(src, out, size);
       if (copied !== size) throw new BlobIntegrityError(`blob ${expected.digest}: ${from} changed while it was copied`);
     } finally {
       closeSync(out);

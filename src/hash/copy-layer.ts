@@ -15,10 +15,6 @@ import { checkSourceSize, SourceChangedError } from "./read-chunks.ts";
 import type { HashEngine } from "./sha256.ts";
 import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
 
-/** Read size of the fallback copy (a source the kernel cannot copy from, e.g. on another filesystem). */
-const FALLBACK_CHUNK = 256 << 10;
-let fallbackBuffer: Uint8Array | undefined;
-
 /** Writes `job` (whose compression must be "none") by kernel copies; partial output is removed on failure. */
 export async function copyLayer(job: WriteLayerJob, engine?: HashEngine): Promise<WriteLayerResult> {
   // A fresh file, not a truncated one: ext4 flushes a truncated-and-rewritten file on close (auto_da_alloc).
@@ -51,7 +47,7 @@ async function copyBody(entry: TarEntry, out: number): Promise<void> {
   const src = openSync(entry.src, "r");
   try {
     checkSourceSize(entry, fstatSync(src).size, "planned");
-    const copied = await copyAll(src, out, entry.size, (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK)));
+    const copied = await copyAll(src, out, entry.size);
     if (copied < entry.size) throw new SourceChangedError(`source "${entry.src}" shrank while it was read`);
     checkSourceSize(entry, fstatSync(src).size, "read");
   } finally {

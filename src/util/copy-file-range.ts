@@ -80,13 +80,19 @@ export function copyFileRange(srcFd: number, dstFd: number, length: number, srcO
   return copied;
 }
 
+// The read/write fallback's buffer: small (fresh memory is the expensive part on these VMs) and
+// one per thread; copyRange never awaits, so no two copies use it at once.
+const FALLBACK_CHUNK = 256 << 10;
+let fallbackBuffer: Uint8Array | undefined;
+
 /**
- * {@link copyFileRange}, or, where the kernel cannot copy, read/write through `buffer` (small
- * and reused: fresh memory is the expensive part). Same arguments and result, never undefined.
+ * {@link copyFileRange}, or, where the kernel cannot copy, read/write through a small reused
+ * buffer. Same arguments and result, never undefined.
  */
-export function copyRange(srcFd: number, dstFd: number, length: number, buffer: Uint8Array, srcOffset?: number): number {
+export function copyRange(srcFd: number, dstFd: number, length: number, srcOffset?: number): number {
   const inKernel = copyFileRange(srcFd, dstFd, length, srcOffset);
   if (inKernel !== undefined) return inKernel;
+  const buffer = (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK));
   let copied = 0;
   while (copied < length) {
     const position = srcOffset === undefined ? null : srcOffset + copied;
@@ -103,11 +109,11 @@ export function copyRange(srcFd: number, dstFd: number, length: number, buffer: 
  * the event loop in between (timers, progress, other transfers). Returns the bytes copied: fewer
  * than `length` only when the source ended early.
  */
-export async function copyAll(srcFd: number, dstFd: number, length: number, buffer: Uint8Array, srcOffset?: number): Promise<number> {
+export async function copyAll(srcFd: number, dstFd: number, length: number, srcOffset?: number): Promise<number> {
   let done = 0;
   while (done < length) {
     const at = srcOffset === undefined ? undefined : srcOffset + done;
-    const n = copyRange(srcFd, dstFd, Math.min(length - done, COPY_STEP), buffer, at);
+    const n = copyRange(srcFd, dstFd, Math.min(length - done, COPY_STEP), at);
     if (n === 0) break;
     done += n;
     if (done < length) await yieldToEventLoop();
