@@ -31,7 +31,10 @@ export async function pullCommand(ref: string, flags: PullFlags): Promise<void> 
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be an integer from 1 to 64, got "${flags.jobs}"`);
   const reference = parseReference(ref);
   const platform = flags.platform ? parsePlatformString(flags.platform) : undefined;
-  const store = createLayoutStore(defaultStoreDir(flags.store));
+  // Opened on the next turn of the event loop, by when pullImage has sent its first request:
+  // creating a new store takes a few ms of file system calls that would otherwise delay it.
+  const storeDir = defaultStoreDir(flags.store);
+  const store = new Promise<void>((resolve) => setImmediate(resolve)).then(() => createLayoutStore(storeDir));
   store.catch(() => {}); // awaited by pullImage, beside the first request
   const reporter = createReporter({ quiet: flags.quiet, json: flags.json });
   const started = performance.now();

@@ -88,6 +88,23 @@ describe("layout store", () => {
     expect((await store.images()).length).toBe(40);
   });
 
+  test("opening a store keeps its index; processes creating one store at once all succeed", async () => {
+    const { dir, cleanup } = await makeTempDir();
+    cleanups.push(cleanup);
+    const root = join(dir, "store");
+    const script = `await (await import(${JSON.stringify(join(import.meta.dir, "../../src/content/layout-store.ts"))})).createLayoutStore(process.argv[2]);`;
+    const file = join(dir, "opener.ts");
+    await writeFile(file, script);
+    const procs = [1, 2, 3, 4].map(() => Bun.spawn([process.execPath, file, root], { stderr: "inherit" }));
+    expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0, 0]);
+    const store = await createLayoutStore(root);
+    const { digest, size } = await store.putBlob(new TextEncoder().encode("kept"));
+    await store.setImage("kept:v1", { mediaType: "application/vnd.oci.image.manifest.v1+json", digest, size });
+    const reopened = await createLayoutStore(root);
+    expect((await reopened.images()).map((i) => i.name)).toEqual(["kept:v1"]);
+    expect(await readdir(join(root, ".2dfs", "tmp"))).toEqual([]);
+  });
+
   test("a lock left by a dead process is broken; a live holder is waited for", async () => {
     const store = await freshStore();
     const lock = join(store.stateDir, "test.lock");
