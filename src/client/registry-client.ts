@@ -13,6 +13,7 @@ import { type Authenticator, createAuthenticator } from "./auth.ts";
 import { type Credentials, readCredentials } from "./docker-config.ts";
 import { DigestMismatchError, RegistryUnreachableError, toResponseError } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, isRetryableStatus, retryDelay } from "./retry.ts";
+import { type SocketTarget, socketTarget } from "./socket-http-get.ts";
 
 /** How to reach a registry. */
 export interface RegistryClientOptions {
@@ -23,6 +24,11 @@ export interface RegistryClientOptions {
   /** Credentials; undefined reads them from Docker's config.json, null means anonymous. */
   credentials?: Credentials | null;
   retry?: Partial<RetryPolicy>;
+  /**
+   * How blob bodies are received from a plain-HTTP registry named by IPv4 address: "socket"
+   * (2dfs's own socket, see socket-http-get.ts) or "fetch". Default: $TDFS_BLOB_TRANSPORT, else "socket".
+   */
+  blobTransport?: "socket" | "fetch";
 }
 
 /** One HTTP exchange through the client. */
@@ -62,6 +68,12 @@ export interface RegistryClient {
   readBlob(repo: string, digest: Digest, maxBytes?: number): Promise<Uint8Array>;
   /** An absolute URL for a path or a (possibly relative) Location header. */
   resolveUrl(location: string): string;
+  /** The Authorization header value the client holds for `scopes`, if any. */
+  authorization(scopes: readonly string[]): string | undefined;
+  /** Where blob GETs may go over 2dfs's own socket; undefined when they must use fetch. Cleared by `useFetchForBlobs`. */
+  readonly socketTarget: SocketTarget | undefined;
+  /** From now on, blob bodies come through fetch (e.g. the registry redirects them elsewhere). */
+  useFetchForBlobs(): void;
 }
 
 /** Scopes for reading, and for reading and writing, one repository. */
@@ -137,12 +149,21 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
     }
   };
 
+  const transport = opts.blobTransport ?? (process.env.TDFS_BLOB_TRANSPORT === "fetch" ? "fetch" : "socket");
+  let blobSocket = transport === "socket" ? socketTarget(baseUrl) : undefined;
   const client: RegistryClient = {
     registry: opts.registry,
     baseUrl,
     retry,
     request,
     resolveUrl,
+    authorization: (scopes) => auth.header(scopes),
+    get socketTarget() {
+      return blobSocket;
+    },
+    useFetchForBlobs() {
+      blobSocket = undefined;
+    },
     async ping() {
       const res = await request("/v2/", { scopes: [] });
       if (!res.ok) throw await toResponseError(res, `${opts.registry}/v2/`);

@@ -6,50 +6,16 @@
  * Linux with glibc only; when the library or the syscall is not there, or the kernel refuses a
  * pair of files (another filesystem, a special file), callers copy with read/write instead.
  */
-import type { Pointer } from "bun:ffi";
-
 import { readSync, writeSync } from "node:fs";
+import { Errno, lastErrno, loadLibc } from "./libc.ts";
 import { yieldToEventLoop } from "./yield-to-event-loop.ts";
 
-interface Libc {
-  copy_file_range(srcFd: number, srcOffset: BigInt64Array | null, dstFd: number, dstOffset: null, length: number, flags: number): number;
-  __errno_location(): Pointer | null;
-}
-
-let libc: Libc | null | undefined; // undefined: not loaded yet; null: not available here
-let readI32: ((ptr: Pointer, offset?: number) => number) | undefined;
-
-// errno values (Linux) after which nothing was copied and read/write will do.
-const EBADF = 9;
-const EINVAL = 22;
-const EXDEV = 18;
-const ENOSYS = 38;
-const EOPNOTSUPP = 95;
-const FALL_BACK = new Set([EBADF, EINVAL, EXDEV, ENOSYS, EOPNOTSUPP]);
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    // Loaded on first use: a build that writes no uncompressed layer never pays for it.
-    const ffi = require("bun:ffi") as typeof import("bun:ffi");
-    const { FFIType } = ffi;
-    libc = ffi.dlopen("libc.so.6", {
-      copy_file_range: {
-        args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.u32],
-        returns: FFIType.i64_fast,
-      },
-      __errno_location: { args: [], returns: FFIType.ptr },
-    }).symbols as unknown as Libc;
-    readI32 = ffi.read.i32;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
+// errno values after which nothing was copied and read/write will do.
+const FALL_BACK = new Set<number>([Errno.EBADF, Errno.EINVAL, Errno.EXDEV, Errno.ENOSYS, Errno.EOPNOTSUPP]);
 
 /** Whether this process can copy in the kernel at all (glibc found, bun:ffi working). */
 export function kernelCopyAvailable(): boolean {
-  return load() !== null;
+  return loadLibc() !== null;
 }
 
 /** The most one call copies, so a caller can yield to its event loop between calls. */
@@ -62,7 +28,7 @@ export const COPY_STEP = 64 << 20;
  * between these two files (nothing was copied).
  */
 export function copyFileRange(srcFd: number, dstFd: number, length: number, srcOffset?: number): number | undefined {
-  const c = load();
+  const c = loadLibc();
   if (c === null) return undefined;
   // The kernel reads and advances a positioned copy's offset through this pointer.
   const at = srcOffset === undefined ? null : BigInt64Array.of(BigInt(srcOffset));
@@ -71,7 +37,7 @@ export function copyFileRange(srcFd: number, dstFd: number, length: number, srcO
     const n = c.copy_file_range(srcFd, at, dstFd, null, Math.min(length - copied, COPY_STEP), 0);
     if (n === 0) break; // end of the source
     if (n < 0) {
-      const errno = readI32!(c.__errno_location()!);
+      const errno = lastErrno();
       if (copied === 0 && FALL_BACK.has(errno)) return undefined;
       throw new Error(`copy_file_range failed after ${copied} bytes (errno ${errno})`);
     }

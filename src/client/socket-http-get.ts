@@ -1,0 +1,213 @@
+/**
+ * HTTP/1.1 GET over 2dfs's own socket (util/tcp-socket.ts), for blob downloads from registries
+ * reached over plain HTTP by IPv4 address (a local or in-cluster registry, loopback). The body
+ * arrives in one reused buffer and goes straight to the caller's sink (hash, then file), where
+ * Bun's fetch would hand out every piece in fresh memory: bench/transfer.ts. Anything else
+ * (TLS, host names, IPv6) keeps using fetch, as does every answer but a success (redirects,
+ * auth challenges, errors): the caller repeats those through the registry client.
+ */
+import { SocketError, type TcpSocket, connectTcp } from "../util/tcp-socket.ts";
+import { YIELD_EVERY_BYTES, yieldToEventLoop } from "../util/yield-to-event-loop.ts";
+
+/** Where GETs over our own socket go. */
+export interface SocketTarget {
+  ip: string;
+  port: number;
+  /** The Host header: the registry's `host:port` as the base URL names it. */
+  host: string;
+}
+
+/** The socket target of a registry base URL, or undefined when fetch must be used (https, a host name, IPv6). */
+export function socketTarget(baseUrl: string): SocketTarget | undefined {
+  const url = new URL(baseUrl);
+  if (url.protocol !== "http:") return undefined;
+  const ip = url.hostname === "localhost" ? "127.0.0.1" : url.hostname;
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return undefined;
+  return { ip, port: url.port === "" ? 80 : Number(url.port), host: url.host };
+}
+
+/** The status and headers of an answer; the body is read with `readBody`. */
+export interface SocketResponse {
+  status: number;
+  headers: Headers;
+  /**
+   * Passes the body to `sink` piece by piece, each piece valid only during the call (the buffer
+   * is reused), and resolves when the body ended as its framing says. Rejects with a SocketError
+   * when the connection drops first; pieces already passed on were whole and in order.
+   */
+  readBody(sink: (piece: Uint8Array) => void): Promise<void>;
+  close(): void;
+}
+
+/** Largest response head accepted (status line and headers). */
+const MAX_HEAD_BYTES = 64 << 10;
+
+// One receive buffer per thread: every read is used before the next await.
+const RECEIVE_SIZE = 256 << 10;
+let receiveBuffer: Uint8Array | undefined;
+
+/**
+ * Sends `GET path` to `target` and reads the answer's head. Undefined when this process cannot
+ * drive its own sockets (no glibc); SocketError when the connection fails or the head is not HTTP.
+ */
+export async function socketGet(target: SocketTarget, path: string, headers: Record<string, string>, timeoutMs: number): Promise<SocketResponse | undefined> {
+  const socket = await connectTcp(target.ip, target.port, timeoutMs);
+  if (socket === undefined) return undefined;
+  try {
+    const lines = [`GET ${path} HTTP/1.1`, `Host: ${target.host}`, "Connection: close"];
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(name + value)) throw new SocketError(`header ${name} contains a line break`, "EINVAL");
+      lines.push(`${name}: ${value}`);
+    }
+    await socket.send(new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`));
+    const buffer = (receiveBuffer ??= new Uint8Array(RECEIVE_SIZE));
+    const head = await readHead(socket, buffer);
+    return { status: head.status, headers: head.headers, readBody: (sink) => readBody(socket, buffer, head, sink), close: socket.close };
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+}
+
+interface Head {
+  status: number;
+  headers: Headers;
+  /** Body bytes that came in the same reads as the head. */
+  early: Uint8Array;
+}
+
+async function readHead(socket: TcpSocket, buffer: Uint8Array): Promise<Head> {
+  let received = new Uint8Array(0);
+  for (;;) {
+    const n = socket.tryReceive(buffer);
+    if (n === null) {
+      await socket.readable();
+      continue;
+    }
+    if (n === 0) throw new SocketError(`the connection closed after ${received.length} bytes, before the end of the response head`, "ECONNRESET");
+    const joined = new Uint8Array(received.length + n);
+    joined.set(received);
+    joined.set(buffer.subarray(0, n), received.length);
+    received = joined;
+    const end = indexOfBlankLine(received);
+    if (end >= 0) return parseHead(received.subarray(0, end), received.slice(end + 4));
+    if (received.length > MAX_HEAD_BYTES) throw new SocketError(`the response head is over ${MAX_HEAD_BYTES} bytes`, "EPROTO");
+  }
+}
+
+function indexOfBlankLine(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
+  }
+  return -1;
+}
+
+function parseHead(bytes: Uint8Array, early: Uint8Array): Head {
+  const [statusLine = "", ...fields] = new TextDecoder("latin1").decode(bytes).split("\r\n");
+  const match = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(statusLine);
+  if (!match) throw new SocketError(`not an HTTP/1.x answer: ${JSON.stringify(statusLine.slice(0, 80))}`, "EPROTO");
+  const headers = new Headers();
+  for (const field of fields) {
+    const colon = field.indexOf(":");
+    if (colon <= 0) throw new SocketError(`malformed header line ${JSON.stringify(field.slice(0, 80))}`, "EPROTO");
+    headers.append(field.slice(0, colon).trim(), field.slice(colon + 1).trim());
+  }
+  return { status: Number(match[1]), headers, early };
+}
+
+/** How the body's end is known. */
+type Framing = { kind: "length"; remaining: number } | { kind: "chunked" } | { kind: "close" };
+
+function framingOf(head: Head): Framing {
+  const encoding = head.headers.get("transfer-encoding");
+  if (encoding !== null && encoding.toLowerCase() !== "identity") {
+    if (encoding.toLowerCase() !== "chunked") throw new SocketError(`unsupported transfer encoding ${encoding}`, "EPROTO");
+    return { kind: "chunked" };
+  }
+  const length = head.headers.get("content-length");
+  if (length === null) return { kind: "close" };
+  if (!/^\d+$/.test(length)) throw new SocketError(`invalid Content-Length ${JSON.stringify(length)}`, "EPROTO");
+  return { kind: "length", remaining: Number(length) };
+}
+
+async function readBody(socket: TcpSocket, buffer: Uint8Array, head: Head, sink: (piece: Uint8Array) => void): Promise<void> {
+  const framing = framingOf(head);
+  const decode = framing.kind === "chunked" ? chunkedDecoder(sink) : undefined;
+  let received = 0;
+  // Returns true when the body is complete.
+  const take = (piece: Uint8Array): boolean => {
+    received += piece.length;
+    if (decode) return decode(piece);
+    if (framing.kind === "length") {
+      const used = piece.subarray(0, Math.min(piece.length, framing.remaining));
+      if (used.length > 0) sink(used);
+      framing.remaining -= used.length;
+      return framing.remaining === 0;
+    }
+    if (piece.length > 0) sink(piece);
+    return false;
+  };
+  if (take(head.early) || (framing.kind === "length" && framing.remaining === 0)) return;
+  let sinceYield = 0;
+  for (;;) {
+    const n = socket.tryReceive(buffer);
+    if (n === null) {
+      await socket.readable();
+      continue;
+    }
+    if (n === 0) {
+      if (framing.kind === "close") return;
+      throw new SocketError(`the connection closed after ${received} bytes of the body, before its end`, "ECONNRESET");
+    }
+    if (take(buffer.subarray(0, n))) return;
+    sinceYield += n;
+    // Data that keeps arriving faster than it is read would never let the event loop run.
+    if (sinceYield >= YIELD_EVERY_BYTES) {
+      sinceYield = 0;
+      await yieldToEventLoop();
+    }
+  }
+}
+
+/**
+ * A decoder of the chunked transfer coding: fed raw pieces, it passes the data on to `sink` and
+ * answers true once the last chunk (size 0) and its trailer section have been read.
+ */
+export function chunkedDecoder(sink: (piece: Uint8Array) => void): (piece: Uint8Array) => boolean {
+  let state: "size" | "data" | "data-end" | "trailer" | "done" = "size";
+  let line = ""; // the size line or trailer line being read
+  let left = 0; // data bytes left in the current chunk
+  return (piece) => {
+    let i = 0;
+    while (i < piece.length && state !== "done") {
+      if (state === "data") {
+        const n = Math.min(left, piece.length - i);
+        sink(piece.subarray(i, i + n));
+        i += n;
+        left -= n;
+        if (left === 0) state = "data-end";
+        continue;
+      }
+      const byte = piece[i++]!;
+      if (byte !== 10) {
+        line += String.fromCharCode(byte);
+        if (line.length > 4096) throw new SocketError("a chunk size or trailer line is over 4096 bytes", "EPROTO");
+        continue;
+      }
+      const text = line.endsWith("\r") ? line.slice(0, -1) : line;
+      line = "";
+      if (state === "data-end") {
+        if (text !== "") throw new SocketError("chunk data is not followed by CRLF", "EPROTO");
+        state = "size";
+      } else if (state === "size") {
+        const size = /^([0-9a-fA-F]{1,12})(?:;.*)?$/.exec(text.trim());
+        if (!size) throw new SocketError(`invalid chunk size line ${JSON.stringify(text.slice(0, 40))}`, "EPROTO");
+        left = parseInt(size[1]!, 16);
+        state = left === 0 ? "trailer" : "data";
+      } else if (text === "") {
+        state = "done"; // the blank line after the (usually empty) trailer section
+      }
+    }
+    return state === "done";
+  };
+}
