@@ -3,8 +3,8 @@
  * file (so a dropped connection, or a later run, resumes with a Range request), the file is
  * hashed once complete, and it is committed under its digest only when every byte matched.
  */
-import { closeSync, openSync, statSync } from "node:fs";
-import { mkdir, rm, stat, truncate } from "node:fs/promises";
+import { closeSync, mkdirSync, openSync, statSync } from "node:fs";
+import { rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import type { LayoutStore } from "../content/layout-store.ts";
 import type { Digest } from "../oci/digest.ts";
@@ -51,8 +51,8 @@ export async function downloadBlobToStore(
     return "cached";
   }
   const path = partialPath(store, digest);
-  await mkdir(join(path, ".."), { recursive: true });
-  let offset = (await stat(path).catch(() => undefined))?.size ?? 0;
+  mkdirSync(join(path, ".."), { recursive: true });
+  let offset = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
   if (blob.size !== undefined && offset > blob.size) {
     await truncate(path, 0);
     offset = 0;
@@ -105,7 +105,7 @@ export async function downloadBlobToStore(
       if (res.via === "socket" && !(error instanceof SocketError) && !(error instanceof DigestMismatchError)) throw error; // e.g. a full disk
       streamError = error;
     }
-    offset = (await stat(path)).size;
+    offset = statSync(path).size;
     if (streamError instanceof DigestMismatchError) {
       await rm(path, { force: true });
       throw new DigestMismatchError(`${where}: ${streamError.message}`);

@@ -6,7 +6,7 @@
  * Every write is a temp file in the same filesystem renamed into place, so a crash or a
  * concurrent writer never exposes a partial blob or index.
  */
-import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Annotation } from "../oci/annotations.ts";
@@ -88,10 +88,12 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
 
   const tempPath = async (hint = "blob"): Promise<string> => join(tmpDir, `${hint}-${process.pid}-${crypto.randomUUID()}`);
 
+  // Metadata calls on the blob paths are synchronous: each takes microseconds, less than handing
+  // it to Bun's fs thread pool and waking the event loop again (measured on a 10-blob pull).
   const commitBlob = async (path: string, digest: Digest): Promise<void> => {
     const target = blobPath(digest);
-    await mkdir(join(target, ".."), { recursive: true });
-    await rename(path, target);
+    mkdirSync(join(target, ".."), { recursive: true });
+    renameSync(path, target);
   };
 
   const readIndex = async (): Promise<ImageIndex> => {
@@ -115,11 +117,10 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
     stateDir,
     blobPath,
     async hasBlob(digest) {
-      return exists(blobPath(digest));
+      return existsSync(blobPath(digest));
     },
     async blobSize(digest) {
-      const info = await stat(blobPath(digest)).catch(() => undefined);
-      return info?.size;
+      return statSync(blobPath(digest), { throwIfNoEntry: false })?.size;
     },
     async readBlob(digest, maxBytes = 64 * 1024 * 1024) {
       const path = blobPath(digest);
