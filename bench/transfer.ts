@@ -5,8 +5,11 @@
  *  download (the `2dfs pull` side), from two servers: the distribution registry (what users
  *  pull from; its blobs pushed first) and a Bun child process that serves the files with sendfile:
  *    js-chunks   fetch, iterate the body's chunks in JavaScript, hash each and write it (FileSink)
- *    native      Bun.write(path, response), then hash the file in 256 KiB reads (what 2dfs does)
- *    native, no hash   the floor: the same write without verifying
+ *    native      Bun.write(path, response), then hash the file in 256 KiB reads (2dfs over TLS,
+ *                or to a registry named by host name)
+ *    native, no hash   the floor of fetch: the same write without verifying
+ *    own socket  2dfs's own socket (src/client/socket-http-get.ts): one reused 256 KiB buffer,
+ *                each piece hashed, then written (2dfs from plain-HTTP registries by IP address)
  *  upload (the `2dfs serve` side; a child process receives PUTs, this process sends files):
  *    js-chunks   iterate the request body's chunks, hash each and writeSync it
  *    whole body  await request.bytes(), hash, write (fresh memory for every body)
@@ -18,6 +21,8 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { hashFile } from "../src/hash/hash-file.ts";
 import { sha256Bytes } from "../src/hash/sha256.ts";
+import { socketGet, socketTarget } from "../src/client/socket-http-get.ts";
+import { writeFully } from "../src/util/copy-file-range.ts";
 import { hasTool, makeTempDir, removeTempDir, startDistribution } from "../test/e2e/support/index.ts";
 import { bestOf, mbps, printTable, writeResults } from "./lib/table.ts";
 import { writeSplits } from "./lib/tools.ts";
@@ -146,6 +151,23 @@ async function main(): Promise<void> {
         },
         "native, no hash": async (name) => {
           await Bun.write(join(out, name), await fetch(source.url(name)));
+        },
+        "own socket": async (name) => {
+          const url = new URL(source.url(name));
+          const answer = await socketGet(socketTarget(url.origin)!, url.pathname, {}, 60_000);
+          if (answer?.status !== 200) throw new Error(`own socket: ${answer ? `answered ${answer.status}` : "no libc"}`);
+          const hasher = new Bun.CryptoHasher("sha256");
+          const fd = openSync(join(out, name), "w");
+          try {
+            await answer.readBody((piece) => {
+              hasher.update(piece);
+              writeFully(fd, piece);
+            });
+          } finally {
+            closeSync(fd);
+            answer.close();
+          }
+          hasher.digest("hex");
         },
       };
       for (const [how, one] of Object.entries(downloads)) {

@@ -52,7 +52,8 @@ export async function downloadBlobToStore(
   }
   const path = partialPath(store, digest);
   mkdirSync(join(path, ".."), { recursive: true });
-  let offset = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+  closeSync(openSync(path, "a")); // the partial file exists from here on (an empty blob has nothing else to create it)
+  let offset = statSync(path).size;
   if (blob.size !== undefined && offset > blob.size) {
     await truncate(path, 0);
     offset = 0;

@@ -24,6 +24,7 @@ import { createRegistryClient, type RegistryClient } from "./registry-client.ts"
 import { createRemoteBlobSource } from "./remote-blob-source.ts";
 import { commitStagingDir, createStagingDir } from "./replace-dir.ts";
 import { recordSeen } from "./seen-repos.ts";
+import { bindSocketCalls } from "./socket-http-get.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
 /** What a pull writes into its folder. */
@@ -65,7 +66,9 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   // format extracts, while the network is waited on.
   const extractor = format === "oci" ? undefined : import("./safe-extract.ts");
   extractor?.catch(() => {}); // a load failure is reported where it is awaited
-  const [root, store] = await Promise.all([client.getManifest(repo, reference.digest ?? reference.tag ?? "latest"), opts.store]);
+  const rootRequest = client.getManifest(repo, reference.digest ?? reference.tag ?? "latest");
+  if (client.socketTarget !== undefined) bindSocketCalls(); // ~2 ms, while the request is on its way
+  const [root, store] = await Promise.all([rootRequest, opts.store]);
   const counts = { downloaded: 0, cached: 0 };
   const fetchBlob = async (blob: { digest: Digest; size?: number }): Promise<void> => {
     const how = await downloadBlobToStore(client, repo, blob, store, observer);

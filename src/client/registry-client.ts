@@ -150,7 +150,9 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
   };
 
   const transport = opts.blobTransport ?? (process.env.TDFS_BLOB_TRANSPORT === "fetch" ? "fetch" : "socket");
-  let blobSocket = transport === "socket" ? socketTarget(baseUrl) : undefined;
+  // fetch honours an HTTP proxy from the environment; the own socket does not, so it steps aside.
+  const proxied = !isLoopbackHost(host) && Boolean(process.env.http_proxy || process.env.HTTP_PROXY);
+  let blobSocket = transport === "socket" && !proxied ? socketTarget(baseUrl) : undefined;
   const client: RegistryClient = {
     registry: opts.registry,
     baseUrl,

@@ -6,8 +6,14 @@
  * (TLS, host names, IPv6) keeps using fetch, as does every answer but a success (redirects,
  * auth challenges, errors): the caller repeats those through the registry client.
  */
+import { loadLibc } from "../util/libc.ts";
 import { SocketError, type TcpSocket, connectTcp } from "../util/tcp-socket.ts";
 import { YIELD_EVERY_BYTES, yieldToEventLoop } from "../util/yield-to-event-loop.ts";
+
+/** Binds the C library calls the socket needs now, e.g. while a first request is on its way, rather than at the first blob. */
+export function bindSocketCalls(): void {
+  loadLibc();
+}
 
 /** Where GETs over our own socket go. */
 export interface SocketTarget {
@@ -90,8 +96,8 @@ async function readHead(socket: TcpSocket, buffer: Uint8Array): Promise<Head> {
     joined.set(buffer.subarray(0, n), received.length);
     received = joined;
     const end = indexOfBlankLine(received);
-    if (end >= 0) return parseHead(received.subarray(0, end), received.slice(end + 4));
-    if (received.length > MAX_HEAD_BYTES) throw new SocketError(`the response head is over ${MAX_HEAD_BYTES} bytes`, "EPROTO");
+    if (end >= 0 && end <= MAX_HEAD_BYTES) return parseHead(received.subarray(0, end), received.slice(end + 4));
+    if (end > MAX_HEAD_BYTES || received.length > MAX_HEAD_BYTES) throw new SocketError(`the response head is over ${MAX_HEAD_BYTES} bytes`, "EPROTO");
   }
 }
 
@@ -200,7 +206,7 @@ export function chunkedDecoder(sink: (piece: Uint8Array) => void): (piece: Uint8
         if (text !== "") throw new SocketError("chunk data is not followed by CRLF", "EPROTO");
         state = "size";
       } else if (state === "size") {
-        const size = /^([0-9a-fA-F]{1,12})(?:;.*)?$/.exec(text.trim());
+        const size = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/.exec(text.trim());
         if (!size) throw new SocketError(`invalid chunk size line ${JSON.stringify(text.slice(0, 40))}`, "EPROTO");
         left = parseInt(size[1]!, 16);
         state = left === 0 ? "trailer" : "data";
