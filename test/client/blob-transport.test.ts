@@ -295,6 +295,25 @@ describe("blob downloads over the socket transport, and its fallbacks to fetch",
     });
   }
 
+  for (const transport of ["socket", "fetch"] as const) {
+    test(`over ${transport}: an empty blob is downloaded and committed`, async () => {
+      const empty = { bytes: new Uint8Array(0), digest: sha256(new Uint8Array(0)), size: 0 };
+      const proxy = startProxy(registry.host, async (req, url, forward) => {
+        if (req.method !== "GET" || url.pathname !== blobPath(empty.digest)) return forward(req);
+        return new Response(empty.bytes, { headers: { "content-length": "0" } });
+      });
+      try {
+        const store = await createLayoutStore(join(work, `store-empty-${transport}`));
+        const client = await createRegistryClient({ registry: proxy.host, credentials: null, blobTransport: transport });
+        expect(await downloadBlobToStore(client, REPO, empty, store)).toBe("downloaded");
+        expect((await stat(store.blobPath(empty.digest))).size).toBe(0);
+        expect(await stat(partialPath(store, empty.digest)).catch(() => "gone")).toBe("gone");
+      } finally {
+        proxy.stop();
+      }
+    });
+  }
+
   test("a corrupted body with Content-Length on the socket fails with a digest error and commits nothing", async () => {
     const blob = blobs[0]!;
     const corrupted = new Uint8Array(blob.bytes);
