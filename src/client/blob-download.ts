@@ -59,6 +59,7 @@ export async function downloadBlobToStore(
     offset = 0;
   }
   observer.start(digest, blob.size, offset);
+  (globalThis as any).__m?.("dl start "+digest.slice(7,15));
   const where = `blob ${client.registry}/${repo}@${digest}`;
 
   // The running hash covers bytes [0, offset) of the partial file while every one of them came
@@ -68,6 +69,7 @@ export async function downloadBlobToStore(
   for (;;) {
     if (blob.size !== undefined && offset === blob.size) break;
     const res = await openBlob(client, repo, digest, offset);
+    (globalThis as any).__m?.("dl headers "+digest.slice(7,15));
     if (res.status === 416 && offset > 0) {
       // The server cannot continue from here (e.g. our partial file is stale): start over.
       await res.cancel();
@@ -107,6 +109,7 @@ export async function downloadBlobToStore(
       streamError = error;
     }
     offset = statSync(path).size;
+    (globalThis as any).__m?.("dl body "+digest.slice(7,15));
     if (streamError instanceof DigestMismatchError) {
       await rm(path, { force: true });
       throw new DigestMismatchError(`${where}: ${streamError.message}`);
@@ -129,6 +132,7 @@ export async function downloadBlobToStore(
     throw new DigestMismatchError(`${where}: the content received hashes to ${actual}`);
   }
   await store.commitBlob(path, digest);
+  (globalThis as any).__m?.("dl committed "+digest.slice(7,15));
   observer.done(digest, "downloaded", offset);
   return "downloaded";
 }

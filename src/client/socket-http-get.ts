@@ -48,6 +48,9 @@ export interface SocketResponse {
 /** Largest response head accepted (status line and headers). */
 const MAX_HEAD_BYTES = 64 << 10;
 
+/** Read size while looking for the end of the head: body bytes that come with it are copied. */
+const HEAD_READ_SIZE = 8 << 10;
+
 // One receive buffer per thread: every read is used before the next await.
 const RECEIVE_SIZE = 256 << 10;
 let receiveBuffer: Uint8Array | undefined;
@@ -67,7 +70,9 @@ export async function socketGet(target: SocketTarget, path: string, headers: Rec
     }
     await socket.send(new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`));
     const buffer = (receiveBuffer ??= new Uint8Array(RECEIVE_SIZE));
-    const head = await readHead(socket, buffer);
+    // The head is read in small pieces: what comes with it is copied out (the shared buffer may
+    // be reused before the body is read), and copying a whole first read costs fresh memory.
+    const head = await readHead(socket, buffer.subarray(0, HEAD_READ_SIZE));
     return { status: head.status, headers: head.headers, readBody: (sink) => readBody(socket, buffer, head, sink), close: socket.close };
   } catch (error) {
     socket.close();
