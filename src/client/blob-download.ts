@@ -10,13 +10,12 @@ import type { LayoutStore } from "../content/layout-store.ts";
 import type { Digest } from "../oci/digest.ts";
 import { digestHex, parseDigest } from "../oci/digest.ts";
 import { hashFile } from "../hash/hash-file.ts";
-import { type Sha256, createNativeSha256 } from "../hash/sha256.ts";
-import { writeFully } from "../util/copy-file-range.ts";
+import { BodyTooLargeError, type ReceiveBodyJob, framingOf, receiveBodyToFile } from "../util/http1-body.ts";
 import { SocketError } from "../util/tcp-socket.ts";
 import { DigestMismatchError, RegistryResponseError, toResponseError } from "./errors.ts";
 import { type RegistryClient, pullScope } from "./registry-client.ts";
 import { retryDelay } from "./retry.ts";
-import { type SocketResponse, socketGet } from "./socket-http-get.ts";
+import { socketGet } from "./socket-http-get.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
 /** Where an interrupted download of `digest` is kept between attempts and runs. */
@@ -43,6 +42,7 @@ export async function downloadBlobToStore(
   blob: BlobRef,
   store: LayoutStore,
   observer: TransferObserver = silentObserver,
+  receiveBody: ReceiveBody = receiveBodyToFile,
 ): Promise<"downloaded" | "cached"> {
   const { digest } = blob;
   if (parseDigest(digest).algorithm !== "sha256") throw new DigestMismatchError(`blob ${digest}: only sha256 digests can be verified`);
@@ -59,22 +59,18 @@ export async function downloadBlobToStore(
     offset = 0;
   }
   observer.start(digest, blob.size, offset);
-  (globalThis as any).__m?.("dl start "+digest.slice(7,15));
   const where = `blob ${client.registry}/${repo}@${digest}`;
 
-  // The running hash covers bytes [0, offset) of the partial file while every one of them came
-  // through a socket-read body; otherwise the finished file is hashed.
-  let running: Sha256 | undefined = offset === 0 ? createNativeSha256() : undefined;
+  // A socket body read whole from offset 0 comes with its digest; otherwise the finished file is hashed.
+  let known: Digest | undefined;
   let failures = 0;
   for (;;) {
     if (blob.size !== undefined && offset === blob.size) break;
-    const res = await openBlob(client, repo, digest, offset);
-    (globalThis as any).__m?.("dl headers "+digest.slice(7,15));
+    const res = await openBlob(client, repo, digest, offset, receiveBody);
     if (res.status === 416 && offset > 0) {
       // The server cannot continue from here (e.g. our partial file is stale): start over.
       await res.cancel();
       offset = await restart(path);
-      running = createNativeSha256();
       continue;
     }
     if (!res.ok) throw await res.error(where);
@@ -83,13 +79,11 @@ export async function downloadBlobToStore(
       if (Number(start) !== offset) {
         await res.cancel();
         offset = await restart(path);
-        running = createNativeSha256();
         continue;
       }
     } else if (offset > 0) {
       // A 200 answer to a Range request sends the whole blob again.
       offset = await restart(path);
-      running = createNativeSha256();
     }
     const announced = contentLength(res.headers);
     if (blob.size !== undefined && announced !== undefined && offset + announced > blob.size) {
@@ -98,44 +92,48 @@ export async function downloadBlobToStore(
       throw new DigestMismatchError(`${where}: the registry announces ${offset + announced} bytes, more than the expected ${blob.size}`);
     }
     const limit = blob.size ?? (announced === undefined ? undefined : offset + announced);
-    if (res.via === "fetch") running = undefined;
     let streamError: unknown;
     try {
-      await withProgress(path, offset, observer.live === true, (bytes) => observer.advance(digest, bytes), () =>
-        res.writeBody(path, offset, limit === undefined ? Infinity : limit - offset, running),
+      const from = offset;
+      const written = await withProgress(path, offset, observer.live === true, (bytes) => observer.advance(digest, bytes), () =>
+        res.writeBody(path, from, limit === undefined ? Infinity : limit - from),
       );
+      if (from === 0) known = written;
     } catch (error) {
-      if (res.via === "socket" && !(error instanceof SocketError) && !(error instanceof DigestMismatchError)) throw error; // e.g. a full disk
-      streamError = error;
+      // (A body read on a worker thread comes back as an Error with the original's name.)
+      const tooLarge = error instanceof BodyTooLargeError || (error as Error).name === "BodyTooLargeError";
+      streamError = tooLarge ? new DigestMismatchError((error as Error).message) : error;
+      const dropped = streamError instanceof SocketError || (streamError as Error).name === "SocketError";
+      if (res.via === "socket" && !dropped && !(streamError instanceof DigestMismatchError)) throw error; // e.g. a full disk
     }
     offset = statSync(path).size;
-    (globalThis as any).__m?.("dl body "+digest.slice(7,15));
     if (streamError instanceof DigestMismatchError) {
       await rm(path, { force: true });
       throw new DigestMismatchError(`${where}: ${streamError.message}`);
     }
     const short = limit !== undefined && offset < limit;
     if (streamError === undefined && !short) break;
-    // What a dropped socket left written was hashed piece by piece, so the running hash still
-    // matches the file; after a fetch body the file is hashed at the end anyway.
+    known = undefined; // a later attempt appends: the file is hashed at the end
     failures++;
     if (failures > client.retry.retries) {
       throw new RegistryResponseError(`${where}: the connection dropped after ${offset} bytes, ${failures} times; run the command again to resume`, 0);
     }
     await Bun.sleep(retryDelay(client.retry, failures));
   }
-  // Without a running hash, the finished file is hashed (page cache, one reused buffer), which
-  // costs far less than hashing a fetch body as it streams through JavaScript: see appendBody.
-  const actual = running?.digest() ?? (await hashFile(path)).digest;
+  // Otherwise the finished file is hashed (page cache, one reused buffer), which costs far less
+  // than hashing a fetch body as it streams through JavaScript: see appendBody.
+  const actual = known ?? (await hashFile(path)).digest;
   if (actual !== digest) {
     await rm(path, { force: true });
     throw new DigestMismatchError(`${where}: the content received hashes to ${actual}`);
   }
   await store.commitBlob(path, digest);
-  (globalThis as any).__m?.("dl committed "+digest.slice(7,15));
   observer.done(digest, "downloaded", offset);
   return "downloaded";
 }
+
+/** Reads a detached socket body into a file: `receiveBodyToFile` on this thread, or a worker pool's job. */
+export type ReceiveBody = (job: ReceiveBodyJob) => Promise<{ digest: Digest; bytes: number }>;
 
 /** A blob GET's answer, received through fetch or through 2dfs's own socket. */
 interface BlobAnswer {
@@ -146,8 +144,8 @@ interface BlobAnswer {
   cancel(): Promise<void>;
   /** The error to report for an unsuccessful answer. */
   error(where: string): Promise<Error>;
-  /** Appends the body to `path` (which holds `offset` bytes), failing past `room` bytes; a socket body also feeds `hasher`. */
-  writeBody(path: string, offset: number, room: number, hasher: Sha256 | undefined): Promise<void>;
+  /** Appends the body to `path` (which holds `offset` bytes), failing past `room` bytes; a socket body resolves to the digest of the bytes appended. */
+  writeBody(path: string, offset: number, room: number): Promise<Digest | undefined>;
 }
 
 /** How long a socket download may wait for its next bytes. */
@@ -159,7 +157,7 @@ const SOCKET_TIMEOUT_MS = 60_000;
  * success is asked again through fetch, which follows redirects, answers auth challenges and
  * retries server errors; a redirect also sends the client's later blobs through fetch.
  */
-async function openBlob(client: RegistryClient, repo: string, digest: Digest, offset: number): Promise<BlobAnswer> {
+async function openBlob(client: RegistryClient, repo: string, digest: Digest, offset: number, receiveBody: ReceiveBody): Promise<BlobAnswer> {
   const path = `/v2/${repo}/blobs/${digest}`;
   const scopes = [pullScope(repo)];
   const range: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
@@ -175,7 +173,7 @@ async function openBlob(client: RegistryClient, repo: string, digest: Digest, of
       client.useFetchForBlobs(); // this process cannot drive its own sockets (no glibc)
     } else if (answer === null) {
       // fall through to fetch
-    } else if (answer.status === 200 || answer.status === 206) {
+    } else if ((answer.status === 200 || answer.status === 206) && readableFraming(answer.headers)) {
       return {
         via: "socket",
         status: answer.status,
@@ -183,7 +181,7 @@ async function openBlob(client: RegistryClient, repo: string, digest: Digest, of
         headers: answer.headers,
         cancel: async () => answer.close(),
         error: async () => new Error("unreachable: a successful answer"),
-        writeBody: (file, _offset, room, hasher) => socketBodyToFile(answer, file, room, hasher),
+        writeBody: async (file, _offset, room) => (await receiveBody({ ...answer.detach(), path: file, room, timeoutMs: SOCKET_TIMEOUT_MS })).digest,
       };
     } else {
       answer.close();
@@ -198,29 +196,22 @@ async function openBlob(client: RegistryClient, repo: string, digest: Digest, of
     headers: res.headers,
     cancel: async () => void (await res.body?.cancel().catch(() => {})),
     error: (where) => toResponseError(res, where),
-    writeBody: (file, at, room) => appendBody(file, at, res, room),
+    writeBody: async (file, at, room) => void (await appendBody(file, at, res, room)),
   };
 }
 
-/** Writes a socket-read body to the end of `path`, hashing each piece before it is written. */
-async function socketBodyToFile(answer: SocketResponse, path: string, room: number, hasher: Sha256 | undefined): Promise<void> {
-  const fd = openSync(path, "a");
-  let received = 0;
+/** Whether a body so framed can be read over the socket (else fetch is asked; it knows other codings). */
+function readableFraming(headers: Headers): boolean {
   try {
-    await answer.readBody((piece) => {
-      received += piece.length;
-      if (received > room) throw new DigestMismatchError("the registry sent more than the expected size");
-      hasher?.update(piece);
-      writeFully(fd, piece);
-    });
-  } finally {
-    closeSync(fd);
-    answer.close();
+    framingOf(headers);
+    return true;
+  } catch {
+    return false;
   }
 }
 
 /** Reports progress from the partial file's size while `write` runs, when the observer wants it live. */
-async function withProgress(path: string, offset: number, live: boolean, advance: (bytes: number) => void, write: () => Promise<void>): Promise<void> {
+async function withProgress<T>(path: string, offset: number, live: boolean, advance: (bytes: number) => void, write: () => Promise<T>): Promise<T> {
   let reported = offset;
   const report = () => {
     const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
@@ -229,7 +220,7 @@ async function withProgress(path: string, offset: number, live: boolean, advance
   };
   const timer = live ? setInterval(report, PROGRESS_INTERVAL_MS) : undefined;
   try {
-    await write();
+    return await write();
   } finally {
     clearInterval(timer);
     report();

@@ -7,8 +7,10 @@
  * auth challenges, errors): the caller repeats those through the registry client.
  */
 import { loadLibc } from "../util/libc.ts";
+import { type DetachedBody, type Framing, framingOf, readBody, receiveBuffer } from "../util/http1-body.ts";
 import { SocketError, type TcpSocket, connectTcp } from "../util/tcp-socket.ts";
-import { YIELD_EVERY_BYTES, yieldToEventLoop } from "../util/yield-to-event-loop.ts";
+
+export { chunkedDecoder } from "../util/http1-body.ts";
 
 /** Binds the C library calls the socket needs now, e.g. while a first request is on its way, rather than at the first blob. */
 export function bindSocketCalls(): void {
@@ -42,6 +44,8 @@ export interface SocketResponse {
    * when the connection drops first; pieces already passed on were whole and in order.
    */
   readBody(sink: (piece: Uint8Array) => void): Promise<void>;
+  /** Hands the connection over, e.g. to another thread, to read the body there (see http1-body.ts): this side will not touch or close it. */
+  detach(): DetachedBody;
   close(): void;
 }
 
@@ -51,9 +55,6 @@ const MAX_HEAD_BYTES = 64 << 10;
 /** Read size while looking for the end of the head: body bytes that come with it are copied. */
 const HEAD_READ_SIZE = 8 << 10;
 
-// One receive buffer per thread: every read is used before the next await.
-const RECEIVE_SIZE = 256 << 10;
-let receiveBuffer: Uint8Array | undefined;
 
 /**
  * Sends `GET path` to `target` and reads the answer's head. Undefined when this process cannot
@@ -69,11 +70,18 @@ export async function socketGet(target: SocketTarget, path: string, headers: Rec
       lines.push(`${name}: ${value}`);
     }
     await socket.send(new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`));
-    const buffer = (receiveBuffer ??= new Uint8Array(RECEIVE_SIZE));
     // The head is read in small pieces: what comes with it is copied out (the shared buffer may
     // be reused before the body is read), and copying a whole first read costs fresh memory.
-    const head = await readHead(socket, buffer.subarray(0, HEAD_READ_SIZE));
-    return { status: head.status, headers: head.headers, readBody: (sink) => readBody(socket, buffer, head, sink), close: socket.close };
+    const head = await readHead(socket, receiveBuffer().subarray(0, HEAD_READ_SIZE));
+    let framing: Framing | undefined;
+    const framed = () => (framing ??= framingOf(head.headers));
+    return {
+      status: head.status,
+      headers: head.headers,
+      readBody: async (sink) => readBody(socket, framed(), head.early, sink),
+      detach: () => ({ fd: socket.detach(), framing: framed(), early: head.early }),
+      close: socket.close,
+    };
   } catch (error) {
     socket.close();
     throw error;
@@ -126,99 +134,3 @@ function parseHead(bytes: Uint8Array, early: Uint8Array): Head {
   return { status: Number(match[1]), headers, early };
 }
 
-/** How the body's end is known. */
-type Framing = { kind: "length"; remaining: number } | { kind: "chunked" } | { kind: "close" };
-
-function framingOf(head: Head): Framing {
-  const encoding = head.headers.get("transfer-encoding");
-  if (encoding !== null && encoding.toLowerCase() !== "identity") {
-    if (encoding.toLowerCase() !== "chunked") throw new SocketError(`unsupported transfer encoding ${encoding}`, "EPROTO");
-    return { kind: "chunked" };
-  }
-  const length = head.headers.get("content-length");
-  if (length === null) return { kind: "close" };
-  if (!/^\d+$/.test(length)) throw new SocketError(`invalid Content-Length ${JSON.stringify(length)}`, "EPROTO");
-  return { kind: "length", remaining: Number(length) };
-}
-
-async function readBody(socket: TcpSocket, buffer: Uint8Array, head: Head, sink: (piece: Uint8Array) => void): Promise<void> {
-  const framing = framingOf(head);
-  const decode = framing.kind === "chunked" ? chunkedDecoder(sink) : undefined;
-  let received = 0;
-  // Returns true when the body is complete.
-  const take = (piece: Uint8Array): boolean => {
-    received += piece.length;
-    if (decode) return decode(piece);
-    if (framing.kind === "length") {
-      const used = piece.subarray(0, Math.min(piece.length, framing.remaining));
-      if (used.length > 0) sink(used);
-      framing.remaining -= used.length;
-      return framing.remaining === 0;
-    }
-    if (piece.length > 0) sink(piece);
-    return false;
-  };
-  if (take(head.early) || (framing.kind === "length" && framing.remaining === 0)) return;
-  let sinceYield = 0;
-  for (;;) {
-    const n = socket.tryReceive(buffer);
-    if (n === null) {
-      await socket.readable();
-      continue;
-    }
-    if (n === 0) {
-      if (framing.kind === "close") return;
-      throw new SocketError(`the connection closed after ${received} bytes of the body, before its end`, "ECONNRESET");
-    }
-    if (take(buffer.subarray(0, n))) return;
-    sinceYield += n;
-    // Data that keeps arriving faster than it is read would never let the event loop run.
-    if (sinceYield >= YIELD_EVERY_BYTES) {
-      sinceYield = 0;
-      await yieldToEventLoop();
-    }
-  }
-}
-
-/**
- * A decoder of the chunked transfer coding: fed raw pieces, it passes the data on to `sink` and
- * answers true once the last chunk (size 0) and its trailer section have been read.
- */
-export function chunkedDecoder(sink: (piece: Uint8Array) => void): (piece: Uint8Array) => boolean {
-  let state: "size" | "data" | "data-end" | "trailer" | "done" = "size";
-  let line = ""; // the size line or trailer line being read
-  let left = 0; // data bytes left in the current chunk
-  return (piece) => {
-    let i = 0;
-    while (i < piece.length && state !== "done") {
-      if (state === "data") {
-        const n = Math.min(left, piece.length - i);
-        sink(piece.subarray(i, i + n));
-        i += n;
-        left -= n;
-        if (left === 0) state = "data-end";
-        continue;
-      }
-      const byte = piece[i++]!;
-      if (byte !== 10) {
-        line += String.fromCharCode(byte);
-        if (line.length > 4096) throw new SocketError("a chunk size or trailer line is over 4096 bytes", "EPROTO");
-        continue;
-      }
-      const text = line.endsWith("\r") ? line.slice(0, -1) : line;
-      line = "";
-      if (state === "data-end") {
-        if (text !== "") throw new SocketError("chunk data is not followed by CRLF", "EPROTO");
-        state = "size";
-      } else if (state === "size") {
-        const size = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/.exec(text.trim());
-        if (!size) throw new SocketError(`invalid chunk size line ${JSON.stringify(text.slice(0, 40))}`, "EPROTO");
-        left = parseInt(size[1]!, 16);
-        state = left === 0 ? "trailer" : "data";
-      } else if (text === "") {
-        state = "done"; // the blank line after the (usually empty) trailer section
-      }
-    }
-    return state === "done";
-  };
-}

@@ -5,7 +5,7 @@
  * these VMs (bench/transfer.ts). Waiting is shared: one poll(2) loop serves every socket, blocking
  * at most POLL_SLICE_MS at a time and then letting the event loop run (timers, fetch, progress).
  */
-import { Errno, lastErrno, loadLibc } from "./libc.ts";
+import { Errno, type Libc, lastErrno, loadLibc } from "./libc.ts";
 import { yieldToEventLoop } from "./yield-to-event-loop.ts";
 
 const AF_INET = 2;
@@ -43,6 +43,9 @@ export interface TcpSocket {
   tryReceive(into: Uint8Array): number | null;
   /** Resolves when data (or the end, or an error) is waiting; rejects after the time limit. */
   readable(): Promise<void>;
+  /** Gives up the descriptor without closing it (for another owner, see adoptTcpSocket); returns it. */
+  detach(): number;
+  /** Closes the connection, unless detached. */
   close(): void;
 }
 
@@ -57,11 +60,6 @@ export async function connectTcp(ipv4: string, port: number, timeoutMs: number):
   const address = sockaddrIn(ipv4, port);
   const fd = c.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw errnoError("socket", lastErrno());
-  let closed = false;
-  const close = () => {
-    if (!closed) c.close(fd);
-    closed = true;
-  };
   try {
     if (c.connect(fd, address, address.length) !== 0) {
       const errno = lastErrno();
@@ -72,9 +70,21 @@ export async function connectTcp(ipv4: string, port: number, timeoutMs: number):
       if (error[0] !== 0) throw errnoError(`connect to ${ipv4}:${port}`, error[0]!);
     }
   } catch (error) {
-    close();
+    c.close(fd);
     throw error;
   }
+  return adopt(c, fd, timeoutMs);
+}
+
+/** Takes over a connected socket opened elsewhere (e.g. by another thread, through `detach`); SocketError ENOSYS without glibc. */
+export function adoptTcpSocket(fd: number, timeoutMs: number): TcpSocket {
+  const c = loadLibc();
+  if (c === null) throw new SocketError("this process cannot drive sockets itself (no glibc)", "ENOSYS");
+  return adopt(c, fd, timeoutMs);
+}
+
+function adopt(c: Libc, fd: number, timeoutMs: number): TcpSocket {
+  let owned = true;
   return {
     async send(bytes) {
       for (let sent = 0; sent < bytes.length; ) {
@@ -96,7 +106,14 @@ export async function connectTcp(ipv4: string, port: number, timeoutMs: number):
       throw errnoError("receive", errno);
     },
     readable: () => waitFor(fd, POLLIN, timeoutMs),
-    close,
+    detach() {
+      owned = false;
+      return fd;
+    },
+    close() {
+      if (owned) c.close(fd);
+      owned = false;
+    },
   };
 }
 
