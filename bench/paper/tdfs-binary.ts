@@ -29,7 +29,7 @@ export async function prepareTdfsBinary(workDir: string): Promise<TdfsBinary> {
     return { command: tdfsCommand(), kind: "dist/2dfs (copied at start)" };
   }
   // Worker files must be extra entry points of a compiled binary (see perf-baseline.md).
-  const r = await run(process.execPath, ["build", "--compile", "--minify", "./src/cli.ts", "./wasm/hash-worker.ts", "--outfile", out], {
+  const r = await run(process.execPath, ["build", "--compile", "--minify", "./src/cli.ts", "./wasm/hash-worker.ts", "./wasm/receive-worker.ts", "--outfile", out], {
     cwd: ROOT,
     timeoutMs: 180_000,
   });

@@ -10,7 +10,8 @@ import { DEFAULT_HASH_ENGINE, type HashEngine } from "./sha256.ts";
 import { hashFile } from "./hash-file.ts";
 import { type WriteLayerJob, type WriteLayerResult, writeLayer } from "./write-layer.ts";
 import type { WorkerRequest, WorkerResponse } from "./worker-protocol.ts";
-import { workerLocation } from "./worker-location.ts";
+import { type WorkerEntry, workerLocation } from "./worker-location.ts";
+import { type ReceiveBodyJob, receiveBodyToFile } from "../util/http1-body.ts";
 
 export type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
 
@@ -20,6 +21,8 @@ export interface WorkerPool {
   writeLayer(job: WriteLayerJob): Promise<WriteLayerResult>;
   /** Digest and size of one file. */
   hashFile(path: string): Promise<{ digest: Digest; size: number }>;
+  /** Reads a socket body into a file (see util/http1-body.ts), so a pull's downloads use every core. */
+  receiveBody(job: ReceiveBodyJob): Promise<{ digest: Digest; bytes: number }>;
   /** Waits for queued jobs, then stops the workers; later jobs are rejected. */
   close(): Promise<void>;
 }
@@ -29,7 +32,7 @@ export class WorkerPoolError extends Error {
   override name = "WorkerPoolError";
 }
 
-type Payload = { kind: "writeLayer"; job: WriteLayerJob } | { kind: "hashFile"; path: string };
+type Payload = { kind: "writeLayer"; job: WriteLayerJob } | { kind: "hashFile"; path: string } | { kind: "receiveBody"; job: ReceiveBodyJob };
 
 interface Task {
   payload: Payload;
@@ -47,7 +50,7 @@ interface Slot {
  * Creates a pool of `workers` executors (default: available cores): the calling thread plus
  * `workers - 1` worker threads, started at once. `inline: false` uses worker threads only.
  */
-export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; inline?: boolean } = {}): WorkerPool {
+export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; inline?: boolean; entry?: WorkerEntry } = {}): WorkerPool {
   const size = Math.max(1, opts.workers ?? availableParallelism());
   const engine = opts.engine ?? DEFAULT_HASH_ENGINE;
   const inline = opts.inline ?? true;
@@ -87,7 +90,8 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   const runInline = (task: Task): void => {
     inlineBusy = true;
     const { payload } = task;
-    const work = payload.kind === "writeLayer" ? writeLayer(payload.job, engine) : hashFile(payload.path, engine);
+    const work: Promise<unknown> =
+      payload.kind === "writeLayer" ? writeLayer(payload.job, engine) : payload.kind === "hashFile" ? hashFile(payload.path, engine) : receiveBodyToFile(payload.job);
     work.then(task.resolve, task.reject).finally(() => {
       inlineBusy = false;
       dispatch();
@@ -117,7 +121,7 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   };
 
   const spawn = (): Slot => {
-    const worker = new Worker(workerLocation());
+    const worker = new Worker(workerLocation(opts.entry));
     const slot: Slot = { worker, task: null, ready: false };
     worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
       const msg = event.data;
@@ -156,6 +160,7 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   return {
     writeLayer: (job) => submit<WriteLayerResult>({ kind: "writeLayer", job }),
     hashFile: (path) => submit<{ digest: Digest; size: number }>({ kind: "hashFile", path }),
+    receiveBody: (job) => submit<{ digest: Digest; bytes: number }>({ kind: "receiveBody", job }),
     async close() {
       closed = true;
       if (busy()) await new Promise<void>((resolve) => (drained = resolve));
