@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Socket } from "bun";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,10 +8,11 @@ import { DigestMismatchError } from "../../src/client/errors.ts";
 import { createRegistryClient } from "../../src/client/registry-client.ts";
 import { socketGet, socketTarget } from "../../src/client/socket-http-get.ts";
 import { createLayoutStore } from "../../src/content/layout-store.ts";
+import { rawServer } from "../support/raw-tcp.ts";
 import { seededBytes } from "../support/temp.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
 import { sha256 } from "./support/layers.ts";
-import { startProxy, truncatedResponse } from "./support/proxy.ts";
+import { countedResponse, startProxy, truncatedResponse } from "./support/proxy.ts";
 
 // Blob downloads over 2dfs's own socket (the default for a plain-HTTP registry at an IPv4
 // address) in front of a registry that challenges, redirects, fails, drops the connection or
@@ -55,50 +55,25 @@ const blobPath = (digest: string) => `/v2/${REPO}/blobs/${digest}`;
  */
 function rawBlobServer(bytes: Uint8Array, cut: number): { host: string; requests: { via: string; range: string | null }[]; stop(): void } {
   const requests: { via: string; range: string | null }[] = [];
-  type Conn = { head: string; out: Uint8Array[]; after?: () => void };
-  const flush = (s: Socket<Conn>) => {
-    while (s.data.out.length > 0) {
-      const piece = s.data.out[0]!;
-      const n = s.write(piece);
-      if (n < piece.length) {
-        s.data.out[0] = piece.subarray(Math.max(n, 0));
-        return;
-      }
-      s.data.out.shift();
-    }
-    const after = s.data.after;
-    s.data.after = undefined;
-    after?.();
-  };
-  const server = Bun.listen<Conn>({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(s) {
-        s.data = { head: "", out: [] };
-      },
-      data(s, chunk) {
-        if (s.data.head.includes("\r\n\r\n")) return;
-        s.data.head += new TextDecoder("latin1").decode(chunk);
-        if (!s.data.head.includes("\r\n\r\n")) return;
-        const field = (name: string) => new RegExp(`^${name}: *(.*)$`, "im").exec(s.data.head)?.[1]?.trim() ?? null;
-        const range = field("range");
-        requests.push({ via: field("user-agent") === null ? "socket" : "fetch", range });
-        const from = Number(/^bytes=(\d+)-$/.exec(range ?? "")?.[1] ?? 0);
-        const first = requests.length === 1;
-        const head = first
-          ? `HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`
-          : from > 0
-            ? `HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ${from}-${bytes.length - 1}/${bytes.length}\r\nContent-Length: ${bytes.length - from}\r\nConnection: close\r\n\r\n`
-            : `HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`;
-        s.data.out.push(new TextEncoder().encode(head), first ? bytes.subarray(0, cut) : bytes.subarray(from));
-        s.data.after = () => void Bun.sleep(first ? 20 : 0).then(() => s.end());
-        flush(s);
-      },
-      drain: flush,
+  const server = rawServer({
+    async request(conn, head) {
+      const field = (name: string) => new RegExp(`^${name}: *(.*)$`, "im").exec(head)?.[1]?.trim() ?? null;
+      const range = field("range");
+      requests.push({ via: field("user-agent") === null ? "socket" : "fetch", range });
+      const from = Number(/^bytes=(\d+)-$/.exec(range ?? "")?.[1] ?? 0);
+      const first = requests.length === 1;
+      const answer = first
+        ? `HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`
+        : from > 0
+          ? `HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ${from}-${bytes.length - 1}/${bytes.length}\r\nContent-Length: ${bytes.length - from}\r\nConnection: close\r\n\r\n`
+          : `HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`;
+      await conn.write(answer);
+      await conn.write(first ? bytes.subarray(0, cut) : bytes.subarray(from));
+      await Bun.sleep(first ? 20 : 0);
+      conn.end();
     },
   });
-  return { host: `127.0.0.1:${server.port}`, requests, stop: () => server.stop(true) };
+  return { host: server.host, requests, stop: server.stop };
 }
 
 describe("choosing the blob transport", () => {
@@ -244,16 +219,7 @@ describe("blob downloads over the socket transport, and its fallbacks to fetch",
       const first = seen.length === 0;
       const res = first ? truncatedResponse(blob.bytes, cut, { "content-type": "application/octet-stream" }) : await forward(req);
       seen.push({ range: req.headers.get("range"), via: transportOf(req), status: res.status });
-      if (first) return res;
-      const counted = res.body!.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            served += chunk.byteLength;
-            controller.enqueue(chunk);
-          },
-        }),
-      );
-      return new Response(counted, { status: res.status, headers: res.headers });
+      return first ? res : countedResponse(res, (n) => (served += n));
     });
     try {
       const store = await createLayoutStore(join(work, "store-cut"));

@@ -12,7 +12,7 @@ import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
 import { type TestImage, buildFieldImage, pushTestImage } from "./support/images.ts";
 import { sha256 } from "./support/layers.ts";
-import { startProxy, truncatedResponse } from "./support/proxy.ts";
+import { countedResponse, startProxy, truncatedResponse } from "./support/proxy.ts";
 
 let registry: RunningRegistry;
 let direct: RegistryClient;
@@ -85,16 +85,7 @@ for (const transport of ["socket", "fetch"] as const) {
         ranges.push(req.headers.get("range"));
         vias.push(transportOf(req));
         if (cut) return truncatedResponse(big.layer.bytes, big.layer.size >> 1, { "content-type": "application/octet-stream" });
-        const res = await forward(req);
-        const counted = res.body!.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform(chunk, controller) {
-              served += chunk.byteLength;
-              controller.enqueue(chunk);
-            },
-          }),
-        );
-        return new Response(counted, { status: res.status, headers: res.headers });
+        return countedResponse(await forward(req), (n) => (served += n));
       });
       try {
         const store = await createLayoutStore(join(work, `store-resume-${transport}`));

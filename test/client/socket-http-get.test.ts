@@ -1,24 +1,20 @@
 import { describe, expect, test } from "bun:test";
-import type { Socket, TCPSocketListener } from "bun";
-import { type SocketTarget, chunkedDecoder, socketGet, socketTarget } from "../../src/client/socket-http-get.ts";
+import { type SocketResponse, type SocketTarget, chunkedDecoder, socketGet, socketTarget } from "../../src/client/socket-http-get.ts";
 import { SocketError } from "../../src/util/tcp-socket.ts";
+import { type RawConn, type RawServer, concat, rawServer } from "../support/raw-tcp.ts";
 import { seededBytes } from "../support/temp.ts";
 
 const encoder = new TextEncoder();
 const bytesOf = (text: string) => encoder.encode(text);
 
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+/** A sink that keeps copies of its pieces (the receive buffer is reused). */
+interface Collector {
+  sink: (piece: Uint8Array) => void;
+  pieces: Uint8Array[];
+  bytes(): Uint8Array;
 }
 
-/** A sink that keeps copies of its pieces (the receive buffer is reused). */
-function collector(): { sink: (piece: Uint8Array) => void; pieces: Uint8Array[]; bytes(): Uint8Array } {
+function collector(): Collector {
   const pieces: Uint8Array[] = [];
   return { sink: (piece) => void pieces.push(piece.slice()), pieces, bytes: () => concat(pieces) };
 }
@@ -60,95 +56,63 @@ function random(seed: number): () => number {
   };
 }
 
-/** One connection to a raw server: the request it sent, and the means to answer it with exact bytes. */
-interface Conn {
-  request: string;
-  received: Uint8Array[];
-  out: Uint8Array[];
-  flushed: (() => void)[];
-  answered: boolean;
-  closed: boolean;
-}
-
-interface RawServer {
+interface HttpServer extends RawServer {
   target: SocketTarget;
-  port: number;
-  /** Every connection made, in order. */
-  conns: Conn[];
-  stop(): void;
 }
 
-/** The writing side of a raw answer. */
-interface Answer {
-  /** Writes all of `bytes`, resolving once the kernel took them. */
-  write(bytes: Uint8Array | string): Promise<void>;
-  /** Closes the connection (after what was written). */
-  end(): void;
+/** A raw server that reads each request head and calls `answer` with it: the test writes the HTTP answer byte by byte as it wants it, framing mistakes included. */
+function httpServer(answer: (conn: RawConn, request: string) => void | Promise<void>): HttpServer {
+  const server = rawServer({ request: answer });
+  return { ...server, target: { ip: "127.0.0.1", port: server.port, host: server.host } };
 }
 
-/**
- * A Bun.listen server on 127.0.0.1 that reads a request head and calls `answer` with it: the
- * test writes the HTTP answer byte by byte as it wants it, framing mistakes included.
- */
-function rawServer(answer: (a: Answer, request: string) => void | Promise<void>): RawServer {
-  const conns: Conn[] = [];
-  const flush = (s: Socket<Conn>) => {
-    const { out } = s.data;
-    while (out.length > 0) {
-      const n = s.write(out[0]!);
-      if (n < out[0]!.length) {
-        out[0] = out[0]!.subarray(Math.max(n, 0));
-        return;
-      }
-      out.shift();
-    }
-    for (const done of s.data.flushed.splice(0)) done();
-  };
-  const server: TCPSocketListener<Conn> = Bun.listen<Conn>({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(s) {
-        s.data = { request: "", received: [], out: [], flushed: [], answered: false, closed: false };
-        conns.push(s.data);
-      },
-      data(s, chunk) {
-        s.data.received.push(new Uint8Array(chunk));
-        const text = new TextDecoder("latin1").decode(concat(s.data.received));
-        const end = text.indexOf("\r\n\r\n");
-        if (end < 0 || s.data.answered) return;
-        s.data.answered = true;
-        s.data.request = text.slice(0, end + 4);
-        const a: Answer = {
-          write: (bytes) =>
-            new Promise((resolve) => {
-              s.data.out.push(typeof bytes === "string" ? bytesOf(bytes) : bytes);
-              s.data.flushed.push(resolve);
-              flush(s);
-            }),
-          end: () => void s.end(),
-        };
-        void answer(a, s.data.request);
-      },
-      drain: flush,
-      close(s) {
-        s.data.closed = true;
-      },
-    },
-  });
-  return {
-    target: { ip: "127.0.0.1", port: server.port, host: `127.0.0.1:${server.port}` },
-    port: server.port,
-    conns,
-    stop: () => server.stop(true),
-  };
+/** Runs `fn` with a server answering with `answer`, and stops the server after. */
+async function withServer(answer: (conn: RawConn, request: string) => void | Promise<void>, fn: (server: HttpServer) => Promise<void>): Promise<void> {
+  const server = httpServer(answer);
+  try {
+    await fn(server);
+  } finally {
+    server.stop();
+  }
+}
+
+interface GetOptions {
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  path?: string;
 }
 
 /** socketGet that must connect (this is Linux with glibc). */
-async function get(target: SocketTarget, headers: Record<string, string> = {}, timeoutMs = 5_000, path = "/v2/r/blobs/sha256:00") {
+async function get(target: SocketTarget, { headers = {}, timeoutMs = 5_000, path = "/v2/r/blobs/sha256:00" }: GetOptions = {}): Promise<SocketResponse> {
   const res = await socketGet(target, path, headers, timeoutMs);
   expect(res).toBeDefined();
   return res!;
+}
+
+/** GETs from `target` and reads the whole body into a collector, then closes the answer; throws what reading throws. */
+async function readAll(target: SocketTarget, opts?: GetOptions): Promise<{ res: SocketResponse; out: Collector }> {
+  const res = await get(target, opts);
+  const out = collector();
+  await res.readBody(out.sink);
+  res.close();
+  return { res, out };
+}
+
+/** As readAll, for a body whose reading must fail: what it threw, and what it passed on before. */
+async function readFailing(target: SocketTarget, opts?: GetOptions): Promise<{ error: any; out: Collector }> {
+  const res = await get(target, opts);
+  const out = collector();
+  const error = await res.readBody(out.sink).catch((e) => e);
+  res.close();
+  return { error, out };
+}
+
+/** What a GET of "/" that must fail before any body threw. */
+const headError = (server: HttpServer): Promise<any> => socketGet(server.target, "/", {}, 5_000).catch((e) => e);
+
+function expectSocketError(error: unknown, code: string): void {
+  expect(error).toBeInstanceOf(SocketError);
+  expect((error as SocketError).code).toBe(code);
 }
 
 describe("socketTarget", () => {
@@ -239,205 +203,157 @@ describe("chunkedDecoder", () => {
       } catch (e) {
         error = e;
       }
-      expect(error).toBeInstanceOf(SocketError);
-      expect((error as SocketError).code).toBe("EPROTO");
+      expectSocketError(error, "EPROTO");
     }
   });
 });
 
 describe("socketGet", () => {
   test("sends the request line, Host, Range and Authorization it is given, and nothing else", async () => {
-    const server = rawServer(async (a) => {
-      await a.write("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 5-9/10\r\nContent-Length: 5\r\n\r\n56789");
-    });
-    try {
-      const target = socketTarget(`http://localhost:${server.port}`)!;
-      const res = await get(target, { Range: "bytes=5-", Authorization: "Basic dTpw" }, 5_000, "/v2/a/b/blobs/sha256:abc");
-      const out = collector();
-      await res.readBody(out.sink);
-      res.close();
-      expect(res.status).toBe(206);
-      expect(res.headers.get("content-range")).toBe("bytes 5-9/10");
-      expect(new TextDecoder().decode(out.bytes())).toBe("56789");
-      expect(server.conns.length).toBe(1);
-      expect(server.conns[0]!.request).toBe(
-        `GET /v2/a/b/blobs/sha256:abc HTTP/1.1\r\nHost: localhost:${server.port}\r\nConnection: close\r\nRange: bytes=5-\r\nAuthorization: Basic dTpw\r\n\r\n`,
-      );
-    } finally {
-      server.stop();
-    }
+    const answer = "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 5-9/10\r\nContent-Length: 5\r\n\r\n56789";
+    await withServer(
+      (conn) => conn.write(answer),
+      async (server) => {
+        const target = socketTarget(`http://localhost:${server.port}`)!;
+        const { res, out } = await readAll(target, { headers: { Range: "bytes=5-", Authorization: "Basic dTpw" }, path: "/v2/a/b/blobs/sha256:abc" });
+        expect(res.status).toBe(206);
+        expect(res.headers.get("content-range")).toBe("bytes 5-9/10");
+        expect(new TextDecoder().decode(out.bytes())).toBe("56789");
+        expect(server.conns.length).toBe(1);
+        expect(server.conns[0]!.head).toBe(
+          `GET /v2/a/b/blobs/sha256:abc HTTP/1.1\r\nHost: localhost:${server.port}\r\nConnection: close\r\nRange: bytes=5-\r\nAuthorization: Basic dTpw\r\n\r\n`,
+        );
+      },
+    );
   });
 
   test("a Content-Length body of several MB arrives byte-exact, and ends by its length with the connection still open", async () => {
     const body = seededBytes(5 << 20, 21);
-    const server = rawServer(async (a) => {
-      await a.write(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`);
-      await a.write(body);
+    const answer = async (conn: RawConn) => {
+      await conn.write(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`);
+      await conn.write(body);
       // The connection stays open: only the length can tell the body ended.
-    });
-    try {
-      const res = await get(server.target);
+    };
+    await withServer(answer, async (server) => {
+      const { res, out } = await readAll(server.target);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-length")).toBe(String(body.length));
-      const out = collector();
-      await res.readBody(out.sink);
-      res.close();
       const got = out.bytes();
       expect(got.length).toBe(body.length);
       expect(got).toEqual(body);
       expect(out.pieces.length).toBeGreaterThan(1);
-    } finally {
-      server.stop();
-    }
+    });
   });
 
   test("a chunked body arrives byte-exact and ends at its last chunk, written in many small pieces", async () => {
     const body = seededBytes(1 << 20, 22);
     const encoded = chunked(body, [100_000, 1, 65_536, 4093], { trailer: "X-Trailer: yes\r\n" });
-    const server = rawServer(async (a) => {
-      await a.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    const answer = async (conn: RawConn) => {
+      await conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
       // Pieces that cut size lines, data and CRLFs anywhere.
       const next = random(7);
       for (let at = 0; at < encoded.length; ) {
         const size = 1 + Math.floor(next() * 150_000);
-        await a.write(encoded.subarray(at, at + size));
+        await conn.write(encoded.subarray(at, at + size));
         at += size;
         if (next() < 0.2) await Bun.sleep(1);
       }
-    });
-    try {
-      const res = await get(server.target);
-      const out = collector();
-      await res.readBody(out.sink);
-      res.close();
+    };
+    await withServer(answer, async (server) => {
+      const { out } = await readAll(server.target);
       expect(out.bytes()).toEqual(body);
-    } finally {
-      server.stop();
-    }
+    });
   });
 
   test("a body with no length ends when the server closes", async () => {
     const body = seededBytes(1_500_000, 23);
-    const server = rawServer(async (a) => {
-      await a.write("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n");
-      await a.write(body.subarray(0, 1000));
+    const answer = async (conn: RawConn) => {
+      await conn.write("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n");
+      await conn.write(body.subarray(0, 1000));
       await Bun.sleep(5);
-      await a.write(body.subarray(1000));
-      a.end();
-    });
-    try {
-      const res = await get(server.target);
-      const out = collector();
-      await res.readBody(out.sink);
-      res.close();
+      await conn.write(body.subarray(1000));
+      conn.end();
+    };
+    await withServer(answer, async (server) => {
+      const { out } = await readAll(server.target);
       expect(out.bytes()).toEqual(body);
-    } finally {
-      server.stop();
-    }
+    });
   });
 
   test("a body cut short fails with ECONNRESET after passing on exactly the bytes sent", async () => {
     const body = seededBytes(1_000_000, 24);
     const sent = 400_000;
     for (const framing of ["length", "chunked"] as const) {
-      const server = rawServer(async (a) => {
+      const answer = async (conn: RawConn) => {
         if (framing === "length") {
-          await a.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
-          await a.write(body.subarray(0, sent));
+          await conn.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+          await conn.write(body.subarray(0, sent));
         } else {
-          await a.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+          await conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
           // One complete chunk of `sent` bytes, then a chunk that never finishes.
-          await a.write(concat([bytesOf(`${sent.toString(16)}\r\n`), body.subarray(0, sent), bytesOf(`\r\n${(1000).toString(16)}\r\n`)]));
+          await conn.write(concat([bytesOf(`${sent.toString(16)}\r\n`), body.subarray(0, sent), bytesOf(`\r\n${(1000).toString(16)}\r\n`)]));
         }
         await Bun.sleep(20);
-        a.end();
-      });
-      try {
-        const res = await get(server.target);
-        const out = collector();
-        const error = await res.readBody(out.sink).catch((e) => e);
-        res.close();
-        expect(error).toBeInstanceOf(SocketError);
-        expect(error.code).toBe("ECONNRESET");
+        conn.end();
+      };
+      await withServer(answer, async (server) => {
+        const { error, out } = await readFailing(server.target);
+        expectSocketError(error, "ECONNRESET");
         const got = out.bytes();
         expect(got.length).toBe(sent);
         expect(got).toEqual(body.subarray(0, sent));
-      } finally {
-        server.stop();
-      }
+      });
     }
   });
 
   test("bytes beyond Content-Length are not passed on, whether they come with the head or after it", async () => {
     const body = bytesOf("0123456789");
     for (const split of [false, true]) {
-      const server = rawServer(async (a) => {
+      const answer = async (conn: RawConn) => {
         const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`;
         if (split) {
-          await a.write(head);
+          await conn.write(head);
           await Bun.sleep(10);
-          await a.write(concat([body, bytesOf("GARBAGE AFTER THE BODY")]));
+          await conn.write(concat([body, bytesOf("GARBAGE AFTER THE BODY")]));
         } else {
-          await a.write(concat([bytesOf(head), body, bytesOf("GARBAGE AFTER THE BODY")]));
+          await conn.write(concat([bytesOf(head), body, bytesOf("GARBAGE AFTER THE BODY")]));
         }
-      });
-      try {
-        const res = await get(server.target);
-        const out = collector();
-        await res.readBody(out.sink);
-        res.close();
+      };
+      await withServer(answer, async (server) => {
+        const { out } = await readAll(server.target);
         expect(new TextDecoder().decode(out.bytes())).toBe("0123456789");
-      } finally {
-        server.stop();
-      }
+      });
     }
   });
 
   test("an empty body (Content-Length: 0) ends at once", async () => {
-    const server = rawServer(async (a) => {
-      await a.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    });
-    try {
-      const res = await get(server.target, {}, 200);
-      const out = collector();
-      await res.readBody(out.sink);
-      res.close();
-      expect(out.pieces.length).toBe(0);
-    } finally {
-      server.stop();
-    }
+    await withServer(
+      (conn) => conn.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+      async (server) => {
+        const { out } = await readAll(server.target, { timeoutMs: 200 });
+        expect(out.pieces.length).toBe(0);
+      },
+    );
   });
 
   test("a response head over 64 KiB fails with EPROTO", async () => {
     const filler = Array.from({ length: 800 }, (_, i) => `X-Filler-${i}: ${"f".repeat(90)}\r\n`).join("");
     expect(filler.length).toBeGreaterThan(64 << 10);
-    const server = rawServer(async (a) => {
-      // No blank line ever comes: the client must give up on its own, not wait.
-      await a.write(`HTTP/1.1 200 OK\r\n${filler}`);
-    });
-    try {
-      const error = await socketGet(server.target, "/", {}, 5_000).catch((e) => e);
-      expect(error).toBeInstanceOf(SocketError);
-      expect(error.code).toBe("EPROTO");
-    } finally {
-      server.stop();
-    }
+    // No blank line ever comes: the client must give up on its own, not wait.
+    await withServer(
+      (conn) => conn.write(`HTTP/1.1 200 OK\r\n${filler}`),
+      async (server) => expectSocketError(await headError(server), "EPROTO"),
+    );
   });
 
   // The limit holds however the head arrives: here whole, in one read of the 256 KiB buffer.
   test("a complete response head over 64 KiB that arrives in one read fails with EPROTO too", async () => {
     const filler = Array.from({ length: 700 }, (_, i) => `X-Filler-${i}: ${"f".repeat(90)}\r\n`).join("");
     expect(filler.length).toBeGreaterThan(64 << 10);
-    const server = rawServer(async (a) => {
-      await a.write(`HTTP/1.1 200 OK\r\n${filler}Content-Length: 0\r\n\r\n`);
-    });
-    try {
-      const error = await socketGet(server.target, "/", {}, 5_000).catch((e) => e);
-      expect(error).toBeInstanceOf(SocketError);
-      expect(error.code).toBe("EPROTO");
-    } finally {
-      server.stop();
-    }
+    await withServer(
+      (conn) => conn.write(`HTTP/1.1 200 OK\r\n${filler}Content-Length: 0\r\n\r\n`),
+      async (server) => expectSocketError(await headError(server), "EPROTO"),
+    );
   });
 
   test("an answer that is not HTTP/1.x, or has a malformed header, fails with EPROTO", async () => {
@@ -449,96 +365,64 @@ describe("socketGet", () => {
       "HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
     ];
     for (const text of answers) {
-      const server = rawServer(async (a) => {
-        await a.write(text);
-      });
-      try {
-        const error = await socketGet(server.target, "/", {}, 5_000).catch((e) => e);
-        expect(error).toBeInstanceOf(SocketError);
-        expect(error.code).toBe("EPROTO");
-      } finally {
-        server.stop();
-      }
+      await withServer(
+        (conn) => conn.write(text),
+        async (server) => expectSocketError(await headError(server), "EPROTO"),
+      );
     }
   });
 
   test("a framing it cannot read fails with EPROTO when the body is read", async () => {
     for (const head of ["Transfer-Encoding: gzip", "Content-Length: 12abc", "Content-Length: -1"]) {
-      const server = rawServer(async (a) => {
-        await a.write(`HTTP/1.1 200 OK\r\n${head}\r\n\r\nbody`);
-      });
-      try {
-        const res = await get(server.target);
-        const error = await res.readBody(() => {}).catch((e) => e);
-        res.close();
-        expect(error).toBeInstanceOf(SocketError);
-        expect(error.code).toBe("EPROTO");
-      } finally {
-        server.stop();
-      }
+      await withServer(
+        (conn) => conn.write(`HTTP/1.1 200 OK\r\n${head}\r\n\r\nbody`),
+        async (server) => expectSocketError((await readFailing(server.target)).error, "EPROTO"),
+      );
     }
   });
 
   test("the connection closing before the head ends fails with ECONNRESET", async () => {
-    const server = rawServer(async (a) => {
-      await a.write("HTTP/1.1 200 OK\r\nContent-Le");
-      a.end();
-    });
-    try {
-      const error = await socketGet(server.target, "/", {}, 5_000).catch((e) => e);
-      expect(error).toBeInstanceOf(SocketError);
-      expect(error.code).toBe("ECONNRESET");
-    } finally {
-      server.stop();
-    }
+    const answer = async (conn: RawConn) => {
+      await conn.write("HTTP/1.1 200 OK\r\nContent-Le");
+      conn.end();
+    };
+    await withServer(answer, async (server) => expectSocketError(await headError(server), "ECONNRESET"));
   });
 
   test("a body that stalls fails with ETIMEDOUT after the time limit", async () => {
-    const server = rawServer(async (a) => {
-      await a.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst");
-    });
-    try {
-      const res = await get(server.target, {}, 200);
-      const out = collector();
-      const error = await res.readBody(out.sink).catch((e) => e);
-      res.close();
-      expect(error).toBeInstanceOf(SocketError);
-      expect(error.code).toBe("ETIMEDOUT");
-      expect(new TextDecoder().decode(out.bytes())).toBe("first");
-    } finally {
-      server.stop();
-    }
+    await withServer(
+      (conn) => conn.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst"),
+      async (server) => {
+        const { error, out } = await readFailing(server.target, { timeoutMs: 200 });
+        expectSocketError(error, "ETIMEDOUT");
+        expect(new TextDecoder().decode(out.bytes())).toBe("first");
+      },
+    );
   });
 
   test("a header name or value with CR or LF is refused, and no request goes out", async () => {
-    const server = rawServer(async (a) => {
-      await a.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    });
-    try {
-      const evil: Record<string, string>[] = [{ Authorization: "Basic x\r\nX-Injected: yes" }, { Range: "bytes=0-\n" }, { "X-A\rB": "v" }];
-      for (const headers of evil) {
-        const error = await socketGet(server.target, "/v2/", headers, 5_000).catch((e) => e);
-        expect(error).toBeInstanceOf(SocketError);
-        expect(error.code).toBe("EINVAL");
-      }
-      // Let the server see whatever reached it: the connections were made, then closed unused.
-      for (let i = 0; i < 100 && server.conns.filter((c) => c.closed).length < evil.length; i++) await Bun.sleep(5);
-      expect(server.conns.length).toBe(evil.length);
-      for (const conn of server.conns) {
-        expect(conn.closed).toBe(true);
-        expect(conn.received.length).toBe(0);
-      }
-    } finally {
-      server.stop();
-    }
+    await withServer(
+      (conn) => conn.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+      async (server) => {
+        const evil: Record<string, string>[] = [{ Authorization: "Basic x\r\nX-Injected: yes" }, { Range: "bytes=0-\n" }, { "X-A\rB": "v" }];
+        for (const headers of evil) {
+          expectSocketError(await socketGet(server.target, "/v2/", headers, 5_000).catch((e) => e), "EINVAL");
+        }
+        // Let the server see whatever reached it: the connections were made, then closed unused.
+        for (let i = 0; i < 100 && server.conns.filter((c) => c.closed).length < evil.length; i++) await Bun.sleep(5);
+        expect(server.conns.length).toBe(evil.length);
+        for (const conn of server.conns) {
+          expect(conn.closed).toBe(true);
+          expect(conn.received.length).toBe(0);
+        }
+      },
+    );
   });
 
   test("a refused connection fails with ECONNREFUSED", async () => {
-    const server = rawServer(() => {});
+    const server = httpServer(() => {});
     const target = server.target;
     server.stop();
-    const error = await socketGet(target, "/", {}, 2_000).catch((e) => e);
-    expect(error).toBeInstanceOf(SocketError);
-    expect(error.code).toBe("ECONNREFUSED");
+    expectSocketError(await socketGet(target, "/", {}, 2_000).catch((e) => e), "ECONNREFUSED");
   });
 });

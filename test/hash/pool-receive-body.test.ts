@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { socketGet, socketTarget } from "../../src/client/socket-http-get.ts";
 import { createWorkerPool } from "../../src/hash/pool.ts";
 import { sha256Bytes } from "../../src/hash/sha256.ts";
+import { rawServer } from "../support/raw-tcp.ts";
 import { makeTempDir, seededBytes } from "../support/temp.ts";
 
 // A pull hands each socket body to a pool: the calling thread or a worker thread reads it into
@@ -18,35 +19,15 @@ const body = seededBytes(3_000_000, 7);
 
 /** A server answering GET /whole with the body (Content-Length), /cut with half of it and then a closed connection. */
 function startServer(): { host: string; stop(): void } {
-  const server = Bun.listen<{ seen: string }>({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(s) {
-        s.data = { seen: "" };
-      },
-      data(s, chunk) {
-        s.data.seen += new TextDecoder("latin1").decode(chunk);
-        if (!s.data.seen.includes("\r\n\r\n")) return;
-        const cut = s.data.seen.startsWith("GET /cut ");
-        const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`;
-        const payload = cut ? body.subarray(0, body.length >> 1) : body;
-        // Written in pieces as the socket takes them, then closed.
-        s.write(new TextEncoder().encode(head));
-        let at = 0;
-        const pump = () => {
-          while (at < payload.length) {
-            const n = s.write(payload.subarray(at, at + 65536));
-            if (n <= 0) return setTimeout(pump, 1);
-            at += n;
-          }
-          s.end();
-        };
-        pump();
-      },
+  return rawServer({
+    async request(conn, head) {
+      const cut = head.startsWith("GET /cut ");
+      await conn.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      // Written as the socket takes it, then closed.
+      await conn.write(cut ? body.subarray(0, body.length >> 1) : body);
+      conn.end();
     },
   });
-  return { host: `127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }
 
 describe("socket bodies read by a pool's worker thread", () => {

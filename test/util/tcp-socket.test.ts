@@ -1,67 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { Socket, TCPSocketListener } from "bun";
 import { SocketError, type TcpSocket, connectTcp } from "../../src/util/tcp-socket.ts";
+import { type RawConn, concat, rawServer } from "../support/raw-tcp.ts";
 import { seededBytes } from "../support/temp.ts";
-
-/** Per-connection state of a test server: what it received, and its unsent output. */
-interface Conn {
-  received: Uint8Array[];
-  receivedBytes: number;
-  out: Uint8Array[];
-  flushed: (() => void)[];
-}
-
-/** A Bun.listen server on 127.0.0.1; `data` is told how many bytes the connection has received so far. */
-function listen(handlers: { open?: (s: Socket<Conn>) => void; data?: (s: Socket<Conn>, received: number) => void }): TCPSocketListener<Conn> {
-  return Bun.listen<Conn>({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(s) {
-        s.data = { received: [], receivedBytes: 0, out: [], flushed: [] };
-        handlers.open?.(s);
-      },
-      data(s, chunk) {
-        s.data.received.push(new Uint8Array(chunk));
-        s.data.receivedBytes += chunk.length;
-        handlers.data?.(s, s.data.receivedBytes);
-      },
-      drain: flush,
-    },
-  });
-}
-
-function flush(s: Socket<Conn>): void {
-  const { out } = s.data;
-  while (out.length > 0) {
-    const n = s.write(out[0]!);
-    if (n < out[0]!.length) {
-      out[0] = out[0]!.subarray(Math.max(n, 0));
-      return;
-    }
-    out.shift();
-  }
-  for (const done of s.data.flushed.splice(0)) done();
-}
-
-/** Writes all of `bytes` from the server side, waiting for the kernel to take them. */
-function writeAll(s: Socket<Conn>, bytes: Uint8Array): Promise<void> {
-  return new Promise((resolve) => {
-    s.data.out.push(bytes);
-    s.data.flushed.push(resolve);
-    flush(s);
-  });
-}
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Reads `socket` to its end through a small buffer; counts the reads and the waits for data. */
 async function receiveAll(socket: TcpSocket, bufferSize = 64 << 10): Promise<{ bytes: Uint8Array; reads: number; waits: number }> {
@@ -85,9 +25,9 @@ async function receiveAll(socket: TcpSocket, bufferSize = 64 << 10): Promise<{ b
 
 /** A port nothing listens on: one the OS just gave a listener that is closed again. */
 function closedPort(): number {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const server = rawServer();
   const port = server.port;
-  server.stop(true);
+  server.stop();
   return port;
 }
 
@@ -97,11 +37,11 @@ describe("connectTcp", () => {
     const request = seededBytes(8 << 20, 11);
     const answer = seededBytes(3 << 20, 12);
     let serverGot: Uint8Array | undefined;
-    const server = listen({
-      data(s, received) {
-        if (received < request.length) return;
-        serverGot = concat(s.data.received);
-        void writeAll(s, answer).then(() => s.end());
+    const server = rawServer({
+      data(conn) {
+        if (conn.receivedBytes < request.length) return;
+        serverGot = concat(conn.received);
+        void conn.write(answer).then(() => conn.end());
       },
     });
     const socket = (await connectTcp("127.0.0.1", server.port, 5_000))!;
@@ -118,7 +58,7 @@ describe("connectTcp", () => {
       expect(got.reads).toBeGreaterThanOrEqual(answer.length / (64 << 10));
     } finally {
       socket.close();
-      server.stop(true);
+      server.stop();
     }
   });
 
@@ -130,7 +70,7 @@ describe("connectTcp", () => {
   });
 
   test("a peer that accepts but never sends: readable() rejects with ETIMEDOUT after the time limit", async () => {
-    const server = listen({});
+    const server = rawServer();
     const socket = (await connectTcp("127.0.0.1", server.port, 200))!;
     try {
       expect(socket.tryReceive(new Uint8Array(16))).toBeNull();
@@ -144,14 +84,14 @@ describe("connectTcp", () => {
       expect(error.message).toMatch(/time limit/);
     } finally {
       socket.close();
-      server.stop(true);
+      server.stop();
     }
   });
 
   test("the peer closing ends the stream: tryReceive answers 0 after the last bytes", async () => {
-    const server = listen({
-      open(s) {
-        void writeAll(s, new TextEncoder().encode("bye")).then(() => s.end());
+    const server = rawServer({
+      open(conn) {
+        void conn.write("bye").then(() => conn.end());
       },
     });
     const socket = (await connectTcp("127.0.0.1", server.port, 2_000))!;
@@ -162,22 +102,22 @@ describe("connectTcp", () => {
       expect(socket.tryReceive(new Uint8Array(16))).toBe(0);
     } finally {
       socket.close();
-      server.stop(true);
+      server.stop();
     }
   });
 
   test("four sockets waiting at once are all served, each with its own data", async () => {
     const count = 4;
-    const sockets: Socket<Conn>[] = [];
+    const asked: RawConn[] = [];
     // The server answers only once all four asked, so all four wait in the poll loop together.
-    const server = listen({
-      data(s, received) {
-        if (received !== 1) return;
-        sockets.push(s);
-        if (sockets.length < count) return;
-        for (const peer of sockets) {
-          const id = peer.data.received[0]![0]!;
-          void writeAll(peer, seededBytes(700_000 + id * 1000, 100 + id)).then(() => peer.end());
+    const server = rawServer({
+      data(conn) {
+        if (conn.receivedBytes !== 1) return;
+        asked.push(conn);
+        if (asked.length < count) return;
+        for (const peer of asked) {
+          const id = peer.received[0]![0]!;
+          void peer.write(seededBytes(700_000 + id * 1000, 100 + id)).then(() => peer.end());
         }
       },
     });
@@ -198,7 +138,7 @@ describe("connectTcp", () => {
       });
     } finally {
       for (const socket of clients) socket.close();
-      server.stop(true);
+      server.stop();
     }
   });
 

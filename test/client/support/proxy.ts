@@ -41,3 +41,16 @@ export function truncatedResponse(bytes: Uint8Array, cut: number, headers: Recor
   });
   return new Response(body, { headers: { ...headers, "content-length": String(bytes.byteLength) } });
 }
+
+/** `res` with its body passed on unchanged, telling `count` the size of each piece as it goes through. */
+export function countedResponse(res: Response, count: (bytes: number) => void): Response {
+  const counted = res.body!.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        count(chunk.byteLength);
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(counted, { status: res.status, headers: res.headers });
+}
