@@ -69,6 +69,9 @@ export interface LayoutStore {
 
 const LAYOUT = { imageLayoutVersion: "1.0.0" };
 
+/** In-memory blobs up to this size are written synchronously. */
+const SYNC_WRITE_MAX_BYTES = 1 << 20;
+
 /** Opens (creating when missing) the store at `root`. */
 export async function createLayoutStore(root: string): Promise<LayoutStore> {
   const stateDir = join(root, ".2dfs");
@@ -135,9 +138,13 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
     },
     async putBlob(bytes) {
       const digest = sha256Bytes(bytes);
-      if (!(await exists(blobPath(digest)))) {
+      if (!existsSync(blobPath(digest))) {
         const tmp = await tempPath("put");
-        await writeFile(tmp, bytes);
+        // Documents (manifests, configs) are small: written synchronously, like the metadata
+        // calls above, they do not wait for Bun's fs thread pool (a pull writes its first
+        // manifest before any blob request goes out).
+        if (bytes.byteLength <= SYNC_WRITE_MAX_BYTES) writeFileSync(tmp, bytes);
+        else await writeFile(tmp, bytes);
         await commitBlob(tmp, digest);
       }
       return { digest, size: bytes.byteLength };
