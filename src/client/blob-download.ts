@@ -1,7 +1,8 @@
 /**
  * Downloads a blob from a registry into the local store: the body is appended to a kept partial
- * file (so a dropped connection, or a later run, resumes with a Range request), the file is
- * hashed once complete, and it is committed under its digest only when every byte matched.
+ * file (so a dropped connection, or a later run, resumes with a Range request), hashed as it
+ * arrives on 2dfs's own socket or, after fetch, from the file once complete, and committed under
+ * its digest only when every byte matched.
  */
 import { closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { rm, truncate } from "node:fs/promises";

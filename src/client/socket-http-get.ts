@@ -55,7 +55,6 @@ const MAX_HEAD_BYTES = 64 << 10;
 /** Read size while looking for the end of the head: body bytes that come with it are copied. */
 const HEAD_READ_SIZE = 8 << 10;
 
-
 /**
  * Sends `GET path` to `target` and reads the answer's head. Undefined when this process cannot
  * drive its own sockets (no glibc); SocketError when the connection fails or the head is not HTTP.
@@ -129,7 +128,11 @@ function parseHead(bytes: Uint8Array, early: Uint8Array): Head {
   for (const field of fields) {
     const colon = field.indexOf(":");
     if (colon <= 0) throw new SocketError(`malformed header line ${JSON.stringify(field.slice(0, 80))}`, "EPROTO");
-    headers.append(field.slice(0, colon).trim(), field.slice(colon + 1).trim());
+    try {
+      headers.append(field.slice(0, colon).trim(), field.slice(colon + 1).trim());
+    } catch {
+      throw new SocketError(`invalid header line ${JSON.stringify(field.slice(0, 80))}`, "EPROTO");
+    }
   }
   return { status: Number(match[1]), headers, early };
 }

@@ -363,6 +363,7 @@ describe("socketGet", () => {
       "HTTP/1.1 OK\r\n\r\n",
       "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
       "HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nBad Name: a space in the name\r\n\r\n",
     ];
     for (const text of answers) {
       await withServer(
