@@ -6,7 +6,7 @@
  * to what earlier layers extracted into the same root.
  */
 import { closeSync, createWriteStream, openSync } from "node:fs";
-import { chmod, link, lstat, mkdir, open, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, readdir, readlink, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { createDecompressor, detectFileCompression } from "../archive/compress.ts";
 import { indexUncompressedTar, type TarIndexEntry } from "../archive/tar-index.ts";

@@ -7,7 +7,7 @@
  * concurrent writer never exposes a partial blob or index.
  */
 import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Annotation } from "../oci/annotations.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
@@ -221,13 +221,6 @@ async function copyWholeFile(from: string, to: string, expected: { digest: Diges
 
 function emptyIndex(): ImageIndex {
   return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /**
