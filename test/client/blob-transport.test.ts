@@ -101,6 +101,28 @@ describe("choosing the blob transport", () => {
   });
 });
 
+describe("an HTTP proxy in the environment", () => {
+  test("sends blobs of a non-loopback registry through fetch (which honours it); loopback keeps the socket", async () => {
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy };
+    process.env.HTTP_PROXY = "http://127.0.0.1:3128";
+    try {
+      // No request is made: the choice is taken when the client is created.
+      const lan = await createRegistryClient({ registry: "10.1.2.3:5000", insecure: true, credentials: null });
+      expect(lan.socketTarget).toBeUndefined();
+      const loopback = await createRegistryClient({ registry: registry.host, credentials: null });
+      expect(loopback.socketTarget).toBeDefined();
+      delete process.env.HTTP_PROXY;
+      const direct = await createRegistryClient({ registry: "10.1.2.3:5000", insecure: true, credentials: null });
+      expect(direct.socketTarget).toEqual({ ip: "10.1.2.3", port: 5000, host: "10.1.2.3:5000" });
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+});
+
 describe("blob downloads over the socket transport, and its fallbacks to fetch", () => {
   test("a registry asking for basic auth: the first blob goes through fetch's challenge, later ones over the socket with the credentials", async () => {
     const credentials = { username: "u", password: "p:w" };
