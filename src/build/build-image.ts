@@ -3,9 +3,9 @@
  * wrong with the descriptor or its sources is checked before a single byte is written;
  * the image name is pointed at the result only once every blob is in place.
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { rm, stat } from "node:fs/promises";
 import type { LayoutStore } from "../content/layout-store.ts";
 import type { LoadedImage, PlatformImage } from "../content/image-graph.ts";
 import { type AllotmentSpec, parseFieldDescriptor } from "../field/descriptor-file.ts";
@@ -77,13 +77,18 @@ export const MAX_DESCRIPTOR_BYTES = 64 * 1024 * 1024;
 /** Reads and validates a 2dfs.json, then resolves its sources (no writes). */
 export async function planBuild(descriptorPath: string): Promise<{ resolved: ResolvedAllotment[]; warnings: string[] }> {
   const path = resolve(descriptorPath);
-  const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+  // Synchronous, like the source stats after it: a rebuild with nothing to do never starts Bun's
+  // fs thread pool.
+  const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
   if (size > MAX_DESCRIPTOR_BYTES) {
     throw new Error(`${descriptorPath} is ${size} bytes, over the ${MAX_DESCRIPTOR_BYTES} byte limit for a field descriptor`);
   }
-  const text = await readFile(path, "utf8").catch((cause) => {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
     throw new Error(`cannot read ${descriptorPath}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
-  });
+  }
   const { allotments, warnings } = parseFieldDescriptor(text, descriptorPath);
   return { resolved: await resolveSources(allotments, dirname(path), descriptorPath), warnings };
 }

@@ -6,7 +6,7 @@
  * Every write is a temp file in the same filesystem renamed into place, so a crash or a
  * concurrent writer never exposes a partial blob or index.
  */
-import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Annotation } from "../oci/annotations.ts";
@@ -99,8 +99,10 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
     renameSync(path, target);
   };
 
+  // Read synchronously (it is small, and every build and pull reads it once): an asynchronous
+  // read would start Bun's fs thread pool (3-7 ms) for a rebuild that has nothing else to do.
   const readIndex = async (): Promise<ImageIndex> => {
-    const bytes = await readFile(join(root, "index.json"));
+    const bytes = readFileSync(join(root, "index.json"));
     const doc = parseJsonBytes(bytes, `${join(root, "index.json")}`);
     if (!isObject(doc) || !Array.isArray(doc.manifests)) {
       throw new JsonShapeError(`${join(root, "index.json")}: not an OCI image index`);
