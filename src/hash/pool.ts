@@ -11,7 +11,7 @@ import { hashFile } from "./hash-file.ts";
 import { type WriteLayerJob, type WriteLayerResult, writeLayer } from "./write-layer.ts";
 import type { WorkerRequest, WorkerResponse } from "./worker-protocol.ts";
 import { type WorkerEntry, workerLocation } from "./worker-location.ts";
-import { type ReceiveBodyJob, receiveBodyToFile } from "../util/http1-body.ts";
+import type { ReceiveBodyJob } from "../util/http1-body.ts";
 
 export type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
 
@@ -91,7 +91,12 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
     inlineBusy = true;
     const { payload } = task;
     const work: Promise<unknown> =
-      payload.kind === "writeLayer" ? writeLayer(payload.job, engine) : payload.kind === "hashFile" ? hashFile(payload.path, engine) : receiveBodyToFile(payload.job);
+      payload.kind === "writeLayer"
+        ? writeLayer(payload.job, engine)
+        : payload.kind === "hashFile"
+          ? hashFile(payload.path, engine)
+          : // Loaded on use: builds never receive socket bodies.
+            import("../util/http1-body.ts").then(({ receiveBodyToFile }) => receiveBodyToFile(payload.job));
     work.then(task.resolve, task.reject).finally(() => {
       inlineBusy = false;
       dispatch();

@@ -8,7 +8,7 @@ import { rawServer } from "../support/raw-tcp.ts";
 import { makeTempDir, seededBytes } from "../support/temp.ts";
 
 // A pull hands each socket body to a pool: the calling thread or a worker thread reads it into
-// the file (src/client/pull-image.ts). Here the pool has workers only, so every body crosses.
+// the file (src/client/pull-image.ts). Both executors are tested on their own.
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -30,12 +30,18 @@ function startServer(): { host: string; stop(): void } {
   });
 }
 
-describe("socket bodies read by a pool's worker thread", () => {
-  test("a body read on a worker lands in the file whole, with its digest; a cut one and one too large fail by name", async () => {
+// Worker only (every body crosses to the thread), and calling thread only (no worker at all).
+const executors = [
+  { name: "a worker thread", inline: false },
+  { name: "the calling thread", inline: true },
+] as const;
+
+describe.each(executors)("socket bodies read by a pool on $name", ({ inline }) => {
+  test("a body lands in the file whole, with its digest; a cut one and one too large fail by name", async () => {
     const { dir, cleanup } = await makeTempDir();
     cleanups.push(cleanup);
     const server = startServer();
-    const pool = createWorkerPool({ workers: 1, inline: false, entry: "receive-worker" });
+    const pool = createWorkerPool({ workers: 1, inline, entry: "receive-worker" });
     try {
       const target = socketTarget(`http://${server.host}`)!;
       const open = async (path: string) => {
