@@ -1,5 +1,6 @@
 /** Writes an image plan as an OCI image layout folder (oci-layout, index.json, blobs/), blobs linked or copied from the store. */
-import { copyFile, link, mkdir, writeFile } from "node:fs/promises";
+import { linkSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LayoutStore } from "../content/layout-store.ts";
 import { Annotation } from "../oci/annotations.ts";
@@ -10,12 +11,17 @@ import { MediaType } from "../oci/media-types.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import type { ImagePlan } from "./image-plan.ts";
 
-/** Writes `plan` as a layout in `dir` (an empty folder) under the name `refName`; returns the manifest descriptor. */
+/**
+ * Writes `plan` as a layout in `dir` (an empty folder) under the name `refName`; returns the
+ * manifest descriptor. Links and small documents are written synchronously: each takes
+ * microseconds, and the first asynchronous call would start Bun's fs thread pool (3-7 ms) at
+ * the end of every pull.
+ */
 export async function writeOciLayout(dir: string, store: LayoutStore, plan: ImagePlan, refName: string): Promise<Descriptor> {
-  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  mkdirSync(join(dir, "blobs", "sha256"), { recursive: true });
   const put = async (bytes: Uint8Array): Promise<Digest> => {
     const digest = sha256Bytes(bytes);
-    await writeFile(blobPath(dir, digest), bytes);
+    writeFileSync(blobPath(dir, digest), bytes);
     return digest;
   };
   for (const layer of [...plan.baseLayers, ...plan.allotments]) await placeBlob(store, dir, layer.digest);
@@ -29,8 +35,8 @@ export async function writeOciLayout(dir: string, store: LayoutStore, plan: Imag
     annotations: { [Annotation.refName]: refName },
   };
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [descriptor] };
-  await writeFile(join(dir, "index.json"), JSON.stringify(index));
-  await writeFile(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  writeFileSync(join(dir, "index.json"), JSON.stringify(index));
+  writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
   return descriptor;
 }
 
@@ -43,7 +49,7 @@ function blobPath(dir: string, digest: Digest): string {
 async function placeBlob(store: LayoutStore, dir: string, digest: Digest): Promise<void> {
   const target = blobPath(dir, digest);
   try {
-    await link(store.blobPath(digest), target);
+    linkSync(store.blobPath(digest), target);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return;
