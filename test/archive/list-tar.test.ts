@@ -51,3 +51,16 @@ test("only headers are read: a file's data is skipped, not read (its bytes need 
     { path: "/next.bin", size: 0 },
   ]);
 });
+
+test("a PAX record claiming an oversize length is refused before anything is allocated for it", async () => {
+  // A real header with its type turned into "x" (PAX) and a size of 8 GiB - 1 (octal 77777777777).
+  const header = tarHeader({ path: "pax", type: "file", mode: 0o644, size: 0 });
+  header[156] = "x".charCodeAt(0);
+  header.set(new TextEncoder().encode("77777777777\0"), 124);
+  // Fix the checksum (sum of all bytes with the checksum field read as spaces), as tar readers check it.
+  header.fill(0x20, 148, 156);
+  const sum = header.reduce((n, b) => n + b, 0);
+  header.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, "0")}\0 `), 148);
+  await writeFile(join(dir, "pax-bomb.tar"), Buffer.concat([header, TAR_END]));
+  await expect(indexUncompressedTar(join(dir, "pax-bomb.tar"))).rejects.toThrow(/PAX record of 8589934591 bytes .*over the 1048576 byte limit/);
+});
