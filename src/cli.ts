@@ -3,6 +3,7 @@
 import cac, { type CAC } from "cac";
 import pkg from "../package.json" with { type: "json" };
 import { UsageError } from "./cmd/errors.ts";
+import { writeTo } from "./util/terminal.ts";
 
 const cli = cac("2dfs");
 const storeHelp = "Local image store (default $TDFS_STORE or ~/.local/share/2dfs/store)";
@@ -116,10 +117,10 @@ async function main(): Promise<void> {
   } catch (error) {
     const usage = error instanceof UsageError || (error instanceof Error && error.name === "CACError");
     const err = error as Error & { hint?: string };
-    process.stderr.write(`error: ${err.message ?? String(error)}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    else if (usage) process.stderr.write(`hint: run 2dfs ${cli.matchedCommand?.name ?? ""} --help\n`);
-    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    writeTo(2, `error: ${err.message ?? String(error)}\n`);
+    if (err.hint) writeTo(2, `hint: ${err.hint}\n`);
+    else if (usage) writeTo(2, `hint: run 2dfs ${cli.matchedCommand?.name ?? ""} --help\n`);
+    if (debug && err.stack) writeTo(2, `${err.stack}\n`);
     process.exitCode = usage ? 2 : 1;
   }
 }

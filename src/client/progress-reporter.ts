@@ -4,6 +4,7 @@
  * JSON events to stdout.
  */
 import { formatBytes } from "../util/format-bytes.ts";
+import { isTerminal, writeTo } from "../util/terminal.ts";
 import type { Digest } from "../oci/digest.ts";
 import type { TransferObserver, TransferOutcome } from "./transfer-observer.ts";
 
@@ -37,9 +38,10 @@ const short = (d: Digest): string => d.slice(d.indexOf(":") + 1, d.indexOf(":") 
 
 /** Creates a reporter for the given flags. */
 export function createReporter(opts: ReporterOptions = {}): Reporter {
-  const write = opts.write ?? ((t: string) => void process.stderr.write(t));
-  const writeJson = opts.writeJson ?? ((l: string) => void process.stdout.write(`${l}\n`));
-  const mode = opts.json ? "json" : opts.quiet ? "quiet" : (opts.tty ?? process.stderr.isTTY === true) ? "tty" : "plain";
+  const mode = opts.json ? "json" : opts.quiet ? "quiet" : (opts.tty ?? isTerminal(2)) ? "tty" : "plain";
+  // process.stderr only to redraw on a terminal: its first use costs ~22 ms (util/terminal.ts).
+  const write = opts.write ?? (mode === "tty" ? (t: string) => void process.stderr.write(t) : (t: string) => writeTo(2, t));
+  const writeJson = opts.writeJson ?? ((l: string) => writeTo(1, `${l}\n`));
   const active = new Map<Digest, Active>();
   let drawn = 0;
   let timer: ReturnType<typeof setInterval> | undefined;

@@ -8,6 +8,7 @@ import { parsePlatformString } from "../oci/descriptor.ts";
 import { obtainBaseImage } from "./base-image.ts";
 import { UsageError } from "./errors.ts";
 import { formatBytes } from "../util/format-bytes.ts";
+import { isTerminal } from "../util/terminal.ts";
 import { type OutputFlags, createReporter } from "./reporter.ts";
 
 /** Flags of `2dfs build`. */
@@ -37,6 +38,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   const name = flags.tag.includes(":") || flags.tag.includes("@") ? flags.tag : `${flags.tag}:latest`;
 
   const reporter = createReporter(flags);
+  const stderrIsTerminal = isTerminal(2);
   const store = await createLayoutStore(defaultStoreDir(flags.store));
   const base = await obtainBaseImage(flags.base, store, platforms.length ? platforms : undefined);
   let pool: WorkerPool | undefined;
@@ -69,7 +71,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
           done++;
           doneBytes += event.bytesRead;
           reporter.progress(`allotments ${done}/${total}  read ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`);
-          if (!process.stderr.isTTY) {
+          if (!stderrIsTerminal) {
             reporter.info(`${event.status.padEnd(6)} ${event.row}.${event.col}  ${event.digest.slice(0, 19)}  ${formatBytes(event.size)}`);
           }
         }

@@ -1,4 +1,5 @@
 /** `2dfs export REF -o FILE [--format docker|oci]`: an image or partition of the local store as a tar for docker/podman load. */
+import { writeTo } from "../util/terminal.ts";
 import { createLayoutStore } from "../content/layout-store.ts";
 import { defaultStoreDir } from "../content/paths.ts";
 import { parsePlatformString } from "../oci/descriptor.ts";
@@ -26,5 +27,5 @@ export async function exportCommand(ref: string, flags: ExportFlags): Promise<vo
   const { rects } = splitLocalName(ref);
   const repoTag = `${name}${rects ? toPartitionSuffix(rects) : ""}`;
   await writeImageArchive(flags.output, store, plan, repoTag, format);
-  process.stderr.write(`exported ${repoTag} (${plan.baseLayers.length + plan.allotments.length} layers) to ${flags.output} in ${format} format\n`);
+  writeTo(2, `exported ${repoTag} (${plan.baseLayers.length + plan.allotments.length} layers) to ${flags.output} in ${format} format\n`);
 }

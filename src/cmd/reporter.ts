@@ -1,4 +1,5 @@
 /** How a command tells the user what it does: a live line on a terminal, plain lines, JSON events, or nothing. */
+import { isTerminal, writeTo } from "../util/terminal.ts";
 
 /** The output modes every long-running command accepts. */
 export interface OutputFlags {
@@ -19,9 +20,15 @@ export interface Reporter {
   done(): void;
 }
 
-/** Picks the mode from the flags and whether stderr is a terminal. */
-export function createReporter(flags: OutputFlags, stream: NodeJS.WriteStream = process.stderr): Reporter {
-  const tty = Boolean(stream.isTTY) && !flags.json && !flags.quiet;
+/**
+ * Picks the mode from the flags and whether stderr is a terminal. `process.stderr` is touched
+ * only to redraw on a terminal (its first use costs ~22 ms, see util/terminal.ts); lines and
+ * JSON events are written to the descriptors directly.
+ */
+export function createReporter(flags: OutputFlags, terminal: Pick<NodeJS.WriteStream, "write" | "columns"> | undefined = undefined): Reporter {
+  const tty = (terminal !== undefined || isTerminal(2)) && !flags.json && !flags.quiet;
+  const stream = { write: (text: string) => (tty ? (terminal ?? process.stderr).write(text) : writeTo(2, text)) };
+  const columns = () => (tty ? (terminal ?? process.stderr).columns : 0);
   let live = false;
   let lastDraw = 0;
   const clear = () => {
@@ -34,7 +41,7 @@ export function createReporter(flags: OutputFlags, stream: NodeJS.WriteStream = 
       const now = Date.now();
       if (now - lastDraw < 80) return; // redraw at most ~12 times a second
       lastDraw = now;
-      const width = Math.max(20, (stream.columns || 80) - 1); // 0 when the terminal does not say
+      const width = Math.max(20, (columns() || 80) - 1); // 0 when the terminal does not say
       stream.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
       live = true;
     },
@@ -45,14 +52,14 @@ export function createReporter(flags: OutputFlags, stream: NodeJS.WriteStream = 
     },
     warn(text) {
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ type: "warning", message: text })}\n`);
+        writeTo(1, `${JSON.stringify({ type: "warning", message: text })}\n`);
         return;
       }
       clear();
       stream.write(`warning: ${text}\n`);
     },
     event(event) {
-      if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (flags.json) writeTo(1, `${JSON.stringify(event)}\n`);
     },
     done() {
       clear();
