@@ -1,8 +1,7 @@
-/** Worker entry of the hashing pool (layer writes, file hashes, socket bodies of a pull) and of the registry's upload hashing thread. */
+/** Worker entry of the hashing pool (layer writes, file hashes) and of the registry's upload hashing thread. */
 import { hashFile } from "../src/hash/hash-file.ts";
 import { createSessionHashes } from "../src/hash/session-hashes.ts";
 import { writeLayer } from "../src/hash/write-layer.ts";
-import { receiveBodyToFile } from "../src/util/http1-body.ts";
 import type { WorkerRequest, WorkerResponse } from "../src/hash/worker-protocol.ts";
 
 declare const self: Worker;
@@ -17,7 +16,7 @@ async function perform(req: WorkerRequest): Promise<Extract<WorkerResponse, { ok
     case "hashFile":
       return hashFile(req.path, req.engine);
     case "receiveBody":
-      return receiveBodyToFile(req.job);
+      throw new Error("socket bodies are read by wasm/receive-worker.ts");
     case "sessionUpdate":
       await sessions.update(req.key, req.path, req.from, req.to);
       return null;

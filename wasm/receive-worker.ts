@@ -1,6 +1,6 @@
 /**
- * Worker entry that reads socket bodies of a pull (src/client/pull-image.ts, through the pool of
- * src/hash/pool.ts): lean on purpose, it loads only util/http1-body.ts and what it needs, so it
+ * Worker entry that reads socket bodies of a pull (src/client/body-receivers.ts), several at once:
+ * lean on purpose, it loads only util/http1-body.ts and what it needs, so it
  * is ready ~20 ms after it is started, while the first downloads are still on their way.
  */
 import { receiveBodyToFile } from "../src/util/http1-body.ts";

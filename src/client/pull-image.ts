@@ -22,7 +22,7 @@ import { type ImagePlan, NotAFieldError, layersBeforeConfig, planImage } from ".
 import { writeOciLayout } from "./oci-layout-writer.ts";
 import { runBounded } from "../util/run-bounded.ts";
 import { receiveBodyToFile } from "../util/http1-body.ts";
-import type { WorkerPool } from "../hash/pool.ts";
+import { type BodyReceivers, createBodyReceivers } from "./body-receivers.ts";
 import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
 import { createRemoteBlobSource } from "./remote-blob-source.ts";
 import { commitStagingDir, createStagingDir } from "./replace-dir.ts";
@@ -74,11 +74,8 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   const [root, store] = await Promise.all([rootRequest, opts.store]);
   const counts = { downloaded: 0, cached: 0 };
   // Socket bodies are read on this thread and, for a large pull, on worker threads too.
-  let receivers: Promise<WorkerPool | undefined> | undefined;
-  const receiveBody: ReceiveBody = async (job) => {
-    const pool = await receivers;
-    return pool ? pool.receiveBody(job) : receiveBodyToFile(job);
-  };
+  let receivers: BodyReceivers | undefined;
+  const receiveBody: ReceiveBody = (job) => (receivers ? receivers.receive(job) : receiveBodyToFile(job));
   const fetchBlob = async (blob: { digest: Digest; size?: number }): Promise<void> => {
     const how = await downloadBlobToStore(client, repo, blob, store, observer, receiveBody);
     counts[how]++;
@@ -91,7 +88,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
 
   // The manifest alone names most of the layers needed: download them while the config is read.
   const early = uniqueLayers(layersBeforeConfig(picked.manifest, reference.rects, format !== "files"));
-  receivers = startReceivers(client, early, jobs).catch(() => undefined); // without workers, this thread reads every body
+  receivers = startReceivers(client, early, jobs);
   let layers: Descriptor[];
   let plan: ImagePlan;
   try {
@@ -119,7 +116,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
     const started = new Set(early.map((l) => l.digest));
     await runBounded(uniqueLayers(layers).filter((l) => !started.has(l.digest)), jobs, (l) => fetchBlob({ digest: l.digest, size: l.size }));
   } finally {
-    await (await receivers)?.close();
+    await receivers?.close();
   }
 
   const staging = await createStagingDir(opts.dir);
@@ -158,14 +155,12 @@ const RECEIVER_THREADS_MIN_BYTES = 32 << 20;
  * starting them (~20 ms and ~27 ms of CPU each here, on another core): reading a body is one
  * copy and one SHA-256 per byte, so one thread per core is what makes a large pull faster.
  */
-async function startReceivers(client: RegistryClient, layers: Descriptor[], jobs: number): Promise<WorkerPool | undefined> {
+function startReceivers(client: RegistryClient, layers: Descriptor[], jobs: number): BodyReceivers | undefined {
   if (client.socketTarget === undefined) return undefined;
   const bytes = layers.reduce((sum, l) => sum + l.size, 0);
   const threads = Math.min(jobs, availableParallelism());
   if (bytes < RECEIVER_THREADS_MIN_BYTES || threads < 2 || layers.length < 2) return undefined;
-  // Loaded here: the pool module brings the layer writers with it, which a small pull never needs.
-  const { createWorkerPool } = await import("../hash/pool.ts");
-  return createWorkerPool({ workers: threads, entry: "receive-worker" });
+  return createBodyReceivers(threads - 1);
 }
 
 function manifestDigestOf(plan: ImagePlan): Digest {

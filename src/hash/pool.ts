@@ -10,8 +10,7 @@ import { DEFAULT_HASH_ENGINE, type HashEngine } from "./sha256.ts";
 import { hashFile } from "./hash-file.ts";
 import { type WriteLayerJob, type WriteLayerResult, writeLayer } from "./write-layer.ts";
 import type { WorkerRequest, WorkerResponse } from "./worker-protocol.ts";
-import { type WorkerEntry, workerLocation } from "./worker-location.ts";
-import type { ReceiveBodyJob } from "../util/http1-body.ts";
+import { workerLocation } from "./worker-location.ts";
 
 export type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
 
@@ -21,8 +20,6 @@ export interface WorkerPool {
   writeLayer(job: WriteLayerJob): Promise<WriteLayerResult>;
   /** Digest and size of one file. */
   hashFile(path: string): Promise<{ digest: Digest; size: number }>;
-  /** Reads a socket body into a file (see util/http1-body.ts), so a pull's downloads use every core. */
-  receiveBody(job: ReceiveBodyJob): Promise<{ digest: Digest; bytes: number }>;
   /** Waits for queued jobs, then stops the workers; later jobs are rejected. */
   close(): Promise<void>;
 }
@@ -32,7 +29,7 @@ export class WorkerPoolError extends Error {
   override name = "WorkerPoolError";
 }
 
-type Payload = { kind: "writeLayer"; job: WriteLayerJob } | { kind: "hashFile"; path: string } | { kind: "receiveBody"; job: ReceiveBodyJob };
+type Payload = { kind: "writeLayer"; job: WriteLayerJob } | { kind: "hashFile"; path: string };
 
 interface Task {
   payload: Payload;
@@ -50,7 +47,7 @@ interface Slot {
  * Creates a pool of `workers` executors (default: available cores): the calling thread plus
  * `workers - 1` worker threads, started at once. `inline: false` uses worker threads only.
  */
-export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; inline?: boolean; entry?: WorkerEntry } = {}): WorkerPool {
+export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; inline?: boolean } = {}): WorkerPool {
   const size = Math.max(1, opts.workers ?? availableParallelism());
   const engine = opts.engine ?? DEFAULT_HASH_ENGINE;
   const inline = opts.inline ?? true;
@@ -90,13 +87,7 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   const runInline = (task: Task): void => {
     inlineBusy = true;
     const { payload } = task;
-    const work: Promise<unknown> =
-      payload.kind === "writeLayer"
-        ? writeLayer(payload.job, engine)
-        : payload.kind === "hashFile"
-          ? hashFile(payload.path, engine)
-          : // Loaded on use: builds never receive socket bodies.
-            import("../util/http1-body.ts").then(({ receiveBodyToFile }) => receiveBodyToFile(payload.job));
+    const work = payload.kind === "writeLayer" ? writeLayer(payload.job, engine) : hashFile(payload.path, engine);
     work.then(task.resolve, task.reject).finally(() => {
       inlineBusy = false;
       dispatch();
@@ -126,7 +117,7 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   };
 
   const spawn = (): Slot => {
-    const worker = new Worker(workerLocation(opts.entry));
+    const worker = new Worker(workerLocation());
     const slot: Slot = { worker, task: null, ready: false };
     worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
       const msg = event.data;
@@ -165,7 +156,6 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   return {
     writeLayer: (job) => submit<WriteLayerResult>({ kind: "writeLayer", job }),
     hashFile: (path) => submit<{ digest: Digest; size: number }>({ kind: "hashFile", path }),
-    receiveBody: (job) => submit<{ digest: Digest; bytes: number }>({ kind: "receiveBody", job }),
     async close() {
       closed = true;
       if (busy()) await new Promise<void>((resolve) => (drained = resolve));

@@ -81,7 +81,6 @@ describe("buildImage", () => {
     const refusing: WorkerPool = {
       writeLayer: () => Promise.reject(new Error("read a source on a no-change rebuild")),
       hashFile: () => Promise.reject(new Error("hashed a source on a no-change rebuild")),
-      receiveBody: () => Promise.reject(new Error("a build receives no socket body")),
       close: async () => {},
     };
     const second = await build(store, dir, { pool: refusing });
