@@ -15,8 +15,6 @@ async function perform(req: WorkerRequest): Promise<Extract<WorkerResponse, { ok
       return writeLayer(req.job, req.engine);
     case "hashFile":
       return hashFile(req.path, req.engine);
-    case "receiveBody":
-      throw new Error("socket bodies are read by wasm/receive-worker.ts");
     case "sessionUpdate":
       await sessions.update(req.key, req.path, req.from, req.to);
       return null;

@@ -4,15 +4,14 @@
  * is ready ~20 ms after it is started, while the first downloads are still on their way.
  */
 import { receiveBodyToFile } from "../src/util/http1-body.ts";
-import type { WorkerRequest, WorkerResponse } from "../src/hash/worker-protocol.ts";
+import type { ReceiveRequest, ReceiveResponse } from "../src/client/body-receivers.ts";
 
 declare const self: Worker;
 
-self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
+self.onmessage = async (event: MessageEvent<ReceiveRequest>) => {
   const req = event.data;
-  let reply: WorkerResponse;
+  let reply: ReceiveResponse;
   try {
-    if (req.kind !== "receiveBody") throw new Error(`the receive worker does not run ${req.kind} jobs`);
     reply = { id: req.id, ok: true, result: await receiveBodyToFile(req.job) };
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
@@ -21,4 +20,4 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   self.postMessage(reply);
 };
 
-self.postMessage({ ready: true } satisfies WorkerResponse);
+self.postMessage({ ready: true } satisfies ReceiveResponse);

@@ -6,11 +6,19 @@
  * for it; a worker that fails to load or dies leaves its share to this thread.
  */
 import type { Digest } from "../oci/digest.ts";
-import type { WorkerRequest, WorkerResponse } from "../hash/worker-protocol.ts";
 import { workerLocation } from "../hash/worker-location.ts";
 import { type ReceiveBodyJob, receiveBodyToFile } from "../util/http1-body.ts";
 
 type Received = { digest: Digest; bytes: number };
+
+/** A body for wasm/receive-worker.ts; `id` pairs it with the reply. */
+export interface ReceiveRequest {
+  id: number;
+  job: ReceiveBodyJob;
+}
+
+/** The worker's first message says it has loaded; then one reply per body, an error flattened to name and message. */
+export type ReceiveResponse = { ready: true } | { id: number; ok: true; result: Received } | { id: number; ok: false; error: { name: string; message: string } };
 
 /** The executors of one pull. */
 export interface BodyReceivers {
@@ -41,7 +49,7 @@ export function createBodyReceivers(workers: number): BodyReceivers {
 
   for (let i = 0; i < workers; i++) {
     const thread: Thread = { worker: new Worker(workerLocation("receive-worker")), ready: false, pending: new Map() };
-    thread.worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
+    thread.worker.onmessage = (event: MessageEvent<ReceiveResponse>) => {
       const msg = event.data;
       if ("ready" in msg) {
         thread.ready = true;
@@ -50,7 +58,7 @@ export function createBodyReceivers(workers: number): BodyReceivers {
       const task = thread.pending.get(msg.id);
       thread.pending.delete(msg.id);
       if (!task) return;
-      if (msg.ok) task.resolve(msg.result as Received);
+      if (msg.ok) task.resolve(msg.result);
       else task.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
     };
     thread.worker.onerror = (event: ErrorEvent) => retire(thread, `body receiver thread failed: ${event.message}`);
@@ -68,7 +76,7 @@ export function createBodyReceivers(workers: number): BodyReceivers {
       const id = nextId++;
       return new Promise<Received>((resolve, reject) => {
         idle.pending.set(id, { resolve, reject });
-        idle.worker.postMessage({ id, kind: "receiveBody", engine: "native", job } satisfies WorkerRequest);
+        idle.worker.postMessage({ id, job } satisfies ReceiveRequest);
       });
     },
     async close() {

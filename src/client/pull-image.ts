@@ -22,12 +22,12 @@ import { type ImagePlan, NotAFieldError, layersBeforeConfig, planImage } from ".
 import { writeOciLayout } from "./oci-layout-writer.ts";
 import { runBounded } from "../util/run-bounded.ts";
 import { receiveBodyToFile } from "../util/http1-body.ts";
+import { loadLibc } from "../util/libc.ts";
 import { type BodyReceivers, createBodyReceivers } from "./body-receivers.ts";
 import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
 import { createRemoteBlobSource } from "./remote-blob-source.ts";
 import { commitStagingDir, createStagingDir } from "./replace-dir.ts";
 import { recordSeen } from "./seen-repos.ts";
-import { bindSocketCalls } from "./socket-http-get.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
 /** What a pull writes into its folder. */
@@ -70,7 +70,8 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   const extractor = format === "oci" ? undefined : import("./safe-extract.ts");
   extractor?.catch(() => {}); // a load failure is reported where it is awaited
   const rootRequest = client.getManifest(repo, reference.digest ?? reference.tag ?? "latest");
-  if (client.socketTarget !== undefined) bindSocketCalls(); // ~2 ms, while the request is on its way
+  // Bind the socket's C library calls (~2 ms) while the request is on its way, not at the first blob.
+  if (client.socketTarget !== undefined) loadLibc();
   const [root, store] = await Promise.all([rootRequest, opts.store]);
   const counts = { downloaded: 0, cached: 0 };
   // Socket bodies are read on this thread and, for a large pull, on worker threads too.

@@ -6,16 +6,10 @@
  * (TLS, host names, IPv6) keeps using fetch, as does every answer but a success (redirects,
  * auth challenges, errors): the caller repeats those through the registry client.
  */
-import { loadLibc } from "../util/libc.ts";
 import { type DetachedBody, type Framing, framingOf, readBody, receiveBuffer } from "../util/http1-body.ts";
 import { SocketError, type TcpSocket, connectTcp } from "../util/tcp-socket.ts";
 
 export { chunkedDecoder } from "../util/http1-body.ts";
-
-/** Binds the C library calls the socket needs now, e.g. while a first request is on its way, rather than at the first blob. */
-export function bindSocketCalls(): void {
-  loadLibc();
-}
 
 /** Where GETs over our own socket go. */
 export interface SocketTarget {
@@ -107,17 +101,10 @@ async function readHead(socket: TcpSocket, buffer: Uint8Array): Promise<Head> {
     joined.set(received);
     joined.set(buffer.subarray(0, n), received.length);
     received = joined;
-    const end = indexOfBlankLine(received);
+    const end = Buffer.from(received.buffer, received.byteOffset, received.length).indexOf("\r\n\r\n");
     if (end >= 0 && end <= MAX_HEAD_BYTES) return parseHead(received.subarray(0, end), received.slice(end + 4));
     if (end > MAX_HEAD_BYTES || received.length > MAX_HEAD_BYTES) throw new SocketError(`the response head is over ${MAX_HEAD_BYTES} bytes`, "EPROTO");
   }
-}
-
-function indexOfBlankLine(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
-  }
-  return -1;
 }
 
 function parseHead(bytes: Uint8Array, early: Uint8Array): Head {

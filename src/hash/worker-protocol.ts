@@ -2,13 +2,11 @@
 import type { Digest } from "../oci/digest.ts";
 import type { HashEngine } from "./sha256.ts";
 import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
-import type { ReceiveBodyJob } from "../util/http1-body.ts";
 
 /** A job sent to a worker; `id` pairs it with its reply. */
 export type WorkerRequest =
   | { id: number; kind: "writeLayer"; engine: HashEngine; job: WriteLayerJob }
   | { id: number; kind: "hashFile"; engine: HashEngine; path: string }
-  | { id: number; kind: "receiveBody"; engine: HashEngine; job: ReceiveBodyJob }
   | SessionRequest;
 
 /** Requests to the running hashes a worker keeps for src/hash/session-thread.ts (see session-hashes.ts). */
@@ -20,5 +18,5 @@ export type SessionRequest =
 /** A worker's first message says it has loaded; then each reply the job's result, or its error flattened to name and message (Errors do not survive postMessage intact). */
 export type WorkerResponse =
   | { ready: true }
-  | { id: number; ok: true; result: WriteLayerResult | { digest: Digest; size: number } | { digest: Digest; bytes: number } | string | null }
+  | { id: number; ok: true; result: WriteLayerResult | { digest: Digest; size: number } | string | null }
   | { id: number; ok: false; error: { name: string; message: string } };

@@ -87,7 +87,14 @@ export async function copyAll(srcFd: number, dstFd: number, length: number, srcO
   return done;
 }
 
-/** Writes all of `bytes` at `fd`'s current offset. */
+/** Writes all of `bytes` at `fd`'s current offset, waiting out a full non-blocking pipe (EAGAIN). */
 export function writeFully(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(fd, bytes, done, bytes.length - done);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      Bun.sleepSync(1); // a reader will drain the pipe
+    }
+  }
 }

@@ -6,7 +6,8 @@
  * Only an interactive terminal (redrawn progress lines) uses `process.stderr`, where a person is
  * waiting anyway.
  */
-import { fstatSync, statSync, writeSync } from "node:fs";
+import { fstatSync, statSync } from "node:fs";
+import { writeFully } from "./copy-file-range.ts";
 
 let devNull: number | undefined;
 
@@ -28,13 +29,5 @@ export function isTerminal(fd: number): boolean {
 
 /** Writes all of `text` to `fd` (1 or 2), waiting out a full non-blocking pipe. */
 export function writeTo(fd: number, text: string): void {
-  let bytes = Buffer.from(text);
-  while (bytes.length > 0) {
-    try {
-      bytes = bytes.subarray(writeSync(fd, bytes));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
-      Bun.sleepSync(1); // a reader will drain the pipe
-    }
-  }
+  writeFully(fd, Buffer.from(text));
 }

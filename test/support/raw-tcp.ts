@@ -1,15 +1,9 @@
 /** Raw TCP servers for tests that must control every byte on the wire (Bun.listen, not Bun.serve). */
 import type { Socket } from "bun";
 
-/** The pieces joined into one array. */
+/** The pieces joined into one plain Uint8Array (not a Buffer, so it compares equal to one). */
 export function concat(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat(pieces));
 }
 
 /** One connection to a raw server: what it received, and the means to answer with exact bytes. */
