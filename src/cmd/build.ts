@@ -8,7 +8,6 @@ import { parsePlatformString } from "../oci/descriptor.ts";
 import { obtainBaseImage } from "./base-image.ts";
 import { UsageError } from "./errors.ts";
 import { formatBytes } from "../util/format-bytes.ts";
-import { isTerminal } from "../util/terminal.ts";
 import { type OutputFlags, createReporter } from "./reporter.ts";
 
 /** Flags of `2dfs build`. */
@@ -38,7 +37,6 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   const name = flags.tag.includes(":") || flags.tag.includes("@") ? flags.tag : `${flags.tag}:latest`;
 
   const reporter = createReporter(flags);
-  const stderrIsTerminal = isTerminal(2);
   const store = await createLayoutStore(defaultStoreDir(flags.store));
   const base = await obtainBaseImage(flags.base, store, platforms.length ? platforms : undefined);
   let pool: WorkerPool | undefined;
@@ -71,7 +69,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
           done++;
           doneBytes += event.bytesRead;
           reporter.progress(`allotments ${done}/${total}  read ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`);
-          if (!stderrIsTerminal) {
+          if (!reporter.live) {
             reporter.info(`${event.status.padEnd(6)} ${event.row}.${event.col}  ${event.digest.slice(0, 19)}  ${formatBytes(event.size)}`);
           }
         }

@@ -9,6 +9,8 @@ export interface OutputFlags {
 
 /** A sink for progress, results and warnings. */
 export interface Reporter {
+  /** Whether progress is redrawn in place (stderr is a terminal, neither --quiet nor --json). */
+  readonly live: boolean;
   /** A line of progress (overwritten in place on a terminal). */
   progress(text: string): void;
   /** A line worth keeping (a result, a step done). */
@@ -25,25 +27,25 @@ export interface Reporter {
  * only to redraw on a terminal (its first use costs ~22 ms, see util/terminal.ts); lines and
  * JSON events are written to the descriptors directly.
  */
-export function createReporter(flags: OutputFlags, terminal: Pick<NodeJS.WriteStream, "write" | "columns"> | undefined = undefined): Reporter {
-  const tty = (terminal !== undefined || isTerminal(2)) && !flags.json && !flags.quiet;
-  const stream = { write: (text: string) => (tty ? (terminal ?? process.stderr).write(text) : writeTo(2, text)) };
-  const columns = () => (tty ? (terminal ?? process.stderr).columns : 0);
-  let live = false;
+export function createReporter(flags: OutputFlags): Reporter {
+  const tty = isTerminal(2) && !flags.json && !flags.quiet;
+  const stream = { write: (text: string) => (tty ? process.stderr.write(text) : writeTo(2, text)) };
+  let lineShown = false; // a progress line is on screen
   let lastDraw = 0;
   const clear = () => {
-    if (live) stream.write("\r\x1b[2K");
-    live = false;
+    if (lineShown) stream.write("\r\x1b[2K");
+    lineShown = false;
   };
   return {
+    live: tty,
     progress(text) {
       if (!tty) return;
       const now = Date.now();
       if (now - lastDraw < 80) return; // redraw at most ~12 times a second
       lastDraw = now;
-      const width = Math.max(20, (columns() || 80) - 1); // 0 when the terminal does not say
+      const width = Math.max(20, (process.stderr.columns || 80) - 1); // 0 when the terminal does not say
       stream.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
-      live = true;
+      lineShown = true;
     },
     info(text) {
       if (flags.quiet || flags.json) return;
