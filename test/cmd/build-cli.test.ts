@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { run2dfs } from "../support/cli.ts";
+import { cliCommand, run2dfs } from "../support/cli.ts";
 import { makeTempDir, seededBytes, writeTree } from "../support/temp.ts";
 
 let dir: string;
@@ -101,5 +101,31 @@ describe("2dfs build rejects bad descriptors", () => {
     expect(allotments).toHaveLength(1);
     expect(allotments[0]).toMatchObject({ row: 0, col: 0, status: "cached", bytesRead: 0 });
     expect(allotments[0].digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe("2dfs build output", () => {
+  const args = () => ["build", "-t", "good:v1", "-f", join(dir, "good.json"), "--store", store()];
+
+  test("to a pipe: a plain line per allotment and the result; --quiet: nothing", async () => {
+    const plain = await run2dfs(args());
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toMatch(/^cached 0\.0 {2}sha256:/m);
+    expect(plain.stderr).toMatch(/^built good:v1 sha256:[0-9a-f]{64} — 0 allotments built, 1 cached/m);
+    expect(plain.stderr).not.toContain("\r");
+    const quiet = await run2dfs([...args(), "--quiet"]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe("");
+  });
+
+  test("on a terminal: progress is redrawn in place, with no per-allotment lines", async () => {
+    const command = [...cliCommand(), ...args()].map((a) => `'${a}'`).join(" ");
+    const proc = Bun.spawn(["script", "-qefc", command, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    proc.stdin.end();
+    const [output, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(output).toContain("\r\x1b[2Kallotments 1/1");
+    expect(output).not.toMatch(/cached 0\.0 {2}sha256:/);
+    expect(output).toMatch(/built good:v1 sha256:[0-9a-f]{64}/);
   });
 });
