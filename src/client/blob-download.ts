@@ -1,28 +1,24 @@
 /**
- * Downloads a blob from a registry into the local store: the body is appended to a kept partial
- * file (so a dropped connection, or a later run, resumes with a Range request), hashed as it
+ * Downloads a blob from a registry into the local store: the body is appended to a partial file
+ * of this process's own (kept, so a dropped connection, or a later run, resumes with a Range
+ * request; see partial-downloads.ts for how concurrent pulls share a store), hashed as it
  * arrives on 2dfs's own socket or, after fetch, from the file once complete, and committed under
  * its digest only when every byte matched.
  */
-import { closeSync, mkdirSync, openSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { rm, truncate } from "node:fs/promises";
-import { join } from "node:path";
 import type { LayoutStore } from "../content/layout-store.ts";
 import type { Digest } from "../oci/digest.ts";
-import { digestHex, parseDigest } from "../oci/digest.ts";
+import { parseDigest } from "../oci/digest.ts";
 import { hashFile } from "../hash/hash-file.ts";
 import { BodyTooLargeError, type ReceiveBodyJob, framingOf, receiveBodyToFile } from "../util/http1-body.ts";
 import { SocketError } from "../util/tcp-socket.ts";
 import { DigestMismatchError, RegistryResponseError, toResponseError } from "./errors.ts";
 import { type RegistryClient, pullScope } from "./registry-client.ts";
 import { retryDelay } from "./retry.ts";
+import { claimPartial, type PartialClaim, waitForOtherDownloads } from "./partial-downloads.ts";
 import { socketGet } from "./socket-http-get.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
-
-/** Where an interrupted download of `digest` is kept between attempts and runs. */
-export function partialPath(store: LayoutStore, digest: Digest): string {
-  return join(store.stateDir, "partial", digestHex(digest));
-}
 
 /** A blob to fetch: its digest and, when known, its size. */
 export interface BlobRef {
@@ -47,14 +43,35 @@ export async function downloadBlobToStore(
 ): Promise<"downloaded" | "cached"> {
   const { digest } = blob;
   if (parseDigest(digest).algorithm !== "sha256") throw new DigestMismatchError(`blob ${digest}: only sha256 digests can be verified`);
-  if (await store.hasBlob(digest)) {
-    observer.done(digest, "cached", blob.size ?? (await store.blobSize(digest)) ?? 0);
-    return "cached";
+  let claim: PartialClaim | undefined;
+  for (let busy = false; claim === undefined; ) {
+    if (await store.verifyBlob(digest, blob.size)) {
+      observer.done(digest, "cached", blob.size ?? (await store.blobSize(digest)) ?? 0);
+      return "cached";
+    }
+    claim = claimPartial(store, digest, busy);
+    // Another process is downloading this blob: wait for it, then look again (it may have failed).
+    if (claim === undefined) busy = (await waitForOtherDownloads(store, digest, () => existsSync(store.blobPath(digest)))) === "stalled";
   }
-  const path = partialPath(store, digest);
-  mkdirSync(join(path, ".."), { recursive: true });
-  closeSync(openSync(path, "a")); // the partial file exists from here on (an empty blob has nothing else to create it)
-  let offset = statSync(path).size;
+  try {
+    return await downloadInto(claim, client, repo, blob, store, observer, receiveBody);
+  } finally {
+    claim.release();
+  }
+}
+
+async function downloadInto(
+  claim: PartialClaim,
+  client: RegistryClient,
+  repo: string,
+  blob: BlobRef,
+  store: LayoutStore,
+  observer: TransferObserver,
+  receiveBody: ReceiveBody,
+): Promise<"downloaded"> {
+  const { digest } = blob;
+  const path = claim.path;
+  let offset = claim.offset;
   if (blob.size !== undefined && offset > blob.size) {
     await truncate(path, 0);
     offset = 0;

@@ -1,5 +1,7 @@
 /** A cross-process lock file (O_EXCL create), with stale-lock recovery by PID. */
+import { linkSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
+import { isProcessAlive } from "../util/process-alive.ts";
 
 const RETRY_MS = 5;
 
@@ -15,7 +17,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, timeou
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       if (await isStale(path)) {
-        await rm(path, { force: true });
+        breakStaleLock(path);
         continue;
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${path}; remove it if no 2dfs process is running`);
@@ -30,13 +32,35 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, timeou
 }
 
 async function isStale(path: string): Promise<boolean> {
-  const pid = Number(await readFile(path, "utf8").catch(() => ""));
+  return holderIsGone(await readFile(path, "utf8").catch(() => ""));
+}
+
+function holderIsGone(content: string): boolean {
+  const pid = Number(content);
   // An empty file is a holder that has not written its PID yet: not stale.
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (content === "" || !Number.isInteger(pid) || pid <= 0) return false;
+  return !isProcessAlive(pid);
+}
+
+/**
+ * Removes a lock left by a dead process. Two waiters may both see it stale: deleting by name
+ * could then delete the lock the quicker one has just taken. So the lock is first renamed aside
+ * (only one waiter gets it) and checked again; a live holder's lock is linked back.
+ */
+function breakStaleLock(path: string): void {
+  const aside = `${path}.stale-${process.pid}-${crypto.randomUUID()}`;
   try {
-    process.kill(pid, 0);
-    return false;
+    renameSync(path, aside);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH";
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // someone else broke it
+    throw error;
+  }
+  try {
+    if (!holderIsGone(readFileSync(aside, "utf8"))) linkSync(aside, path);
+  } catch (error) {
+    // EEXIST: a third process took the lock in the instant it was aside; it holds it now.
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    rmSync(aside, { force: true });
   }
 }

@@ -6,7 +6,7 @@
  * Every write is a temp file in the same filesystem renamed into place, so a crash or a
  * concurrent writer never exposes a partial blob or index.
  */
-import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Annotation } from "../oci/annotations.ts";
@@ -44,6 +44,11 @@ export interface LayoutStore {
   blobPath(digest: Digest): string;
   hasBlob(digest: Digest): Promise<boolean>;
   blobSize(digest: Digest): Promise<number | undefined>;
+  /**
+   * Whether the store holds `digest` whole: its size must be `size` when given, else its content
+   * is hashed. A blob that fails is removed (so it is fetched again) and answers false.
+   */
+  verifyBlob(digest: Digest, size?: number): Promise<boolean>;
   /** Reads a small blob whole and checks its digest (manifests, configs, field blobs). */
   readBlob(digest: Digest, maxBytes?: number): Promise<Uint8Array>;
   /** Stores bytes as a blob; returns its digest and size. */
@@ -126,6 +131,14 @@ export async function createLayoutStore(root: string): Promise<LayoutStore> {
     },
     async blobSize(digest) {
       return statSync(blobPath(digest), { throwIfNoEntry: false })?.size;
+    },
+    async verifyBlob(digest, size) {
+      const path = blobPath(digest);
+      const actual = statSync(path, { throwIfNoEntry: false })?.size;
+      if (actual === undefined) return false;
+      const whole = size !== undefined ? actual === size : (await hashFile(path)).digest === digest;
+      if (!whole) rmSync(path, { force: true }); // a later commit puts a verified copy in its place
+      return whole;
     },
     async readBlob(digest, maxBytes = 64 * 1024 * 1024) {
       const path = blobPath(digest);
