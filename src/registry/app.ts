@@ -1,7 +1,7 @@
 /** The registry as an Elysia app: authentication, access log and error envelopes around the routes. */
 import { Elysia } from "elysia";
 import { OciError } from "../oci/errors.ts";
-import { BASIC_CHALLENGE, createBasicAuth } from "./auth.ts";
+import { BASIC_CHALLENGE, type BasicAuthOptions, createBasicAuth } from "./auth.ts";
 import type { SessionHashes } from "../hash/session-hashes.ts";
 import type { StorageDriver } from "./driver/driver.ts";
 import { createRegistry } from "./registry.ts";
@@ -15,6 +15,8 @@ export interface RegistryAppOptions {
   readOnly?: boolean;
   /** Contents of a bcrypt htpasswd file; when given every request must authenticate. */
   htpasswd?: string;
+  /** Tuning of the password checks (cache time, concurrency, failure limits). */
+  auth?: BasicAuthOptions;
   /** Receives one access-log line per request. */
   log?: (line: string) => void;
   /** Caps of the generated-partition cache (tests use small ones). */
@@ -26,7 +28,7 @@ export interface RegistryAppOptions {
 /** Creates the registry's Elysia app (call `.handle(request)` in-process or `.listen()`). */
 export function createRegistryApp(opts: RegistryAppOptions) {
   const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, derivedLimits: opts.derivedLimits, hashThread: opts.hashThread });
-  const authenticate = opts.htpasswd !== undefined ? createBasicAuth(opts.htpasswd) : undefined;
+  const authenticate = opts.htpasswd !== undefined ? createBasicAuth(opts.htpasswd, opts.auth) : undefined;
   const log = opts.log;
 
   const handle = async (request: Request, ip: string | undefined): Promise<Response> => {
@@ -35,13 +37,17 @@ export function createRegistryApp(opts: RegistryAppOptions) {
     let user: string | undefined;
     let response: Response;
     try {
-      if (authenticate) {
-        user = await authenticate(request);
-        if (user === undefined) {
-          throw new OciError("UNAUTHORIZED", "authentication required: log in with a user of the htpasswd file");
-        }
+      const outcome = authenticate ? await authenticate(request, ip) : undefined;
+      if (outcome?.kind === "user") user = outcome.user;
+      if (outcome?.kind === "denied") {
+        throw new OciError("UNAUTHORIZED", "authentication required: log in with a user of the htpasswd file");
       }
-      response = await dispatch(registry, request, url);
+      response =
+        outcome?.kind === "throttled"
+          ? errorResponse(new OciError("TOOMANYREQUESTS", `${outcome.reason}: retry in ${outcome.retryAfter} s`), {
+              "Retry-After": String(outcome.retryAfter),
+            })
+          : await dispatch(registry, request, url);
     } catch (e) {
       response = toErrorResponse(e, log);
     }
