@@ -2,17 +2,22 @@
  * Writes an image plan as a tar that `docker load` and `podman load` accept: Docker's format
  * (manifest.json, repositories, config and layer blobs) or an OCI layout (oci-layout,
  * index.json, blobs/). Blobs are copied from the store by the kernel into a temp file, renamed when complete.
+ *
+ * Docker's format has no media types: `docker load` guesses each layer's compression, and before
+ * Docker 23 it knows no zstd. So, as `docker save` does, zstd layers go into that format as plain
+ * tars, named by their diff_id (which the config already lists). gzip layers stay as they are.
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
+import { createDecompressor } from "../archive/compress.ts";
 import { dirname, join, resolve } from "node:path";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
 import type { LayoutStore } from "../content/layout-store.ts";
 import { Annotation } from "../oci/annotations.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { type Digest, digestHex } from "../oci/digest.ts";
-import { MediaType } from "../oci/media-types.ts";
-import { sha256Bytes } from "../hash/sha256.ts";
+import { MediaType, layerCompressionOf } from "../oci/media-types.ts";
+import { createNativeSha256, sha256Bytes } from "../hash/sha256.ts";
 import type { ImagePlan } from "./image-plan.ts";
 import { copyAll, writeFully } from "../util/copy-file-range.ts";
 
@@ -23,8 +28,53 @@ type Member = { path: string; bytes: Uint8Array } | { path: string; file: string
 
 /** Writes `plan` to `file` named `repoTag` (e.g. `127.0.0.1:5000/model:v1--0.0.1.1`). */
 export async function writeImageArchive(file: string, store: LayoutStore, plan: ImagePlan, repoTag: string, format: ArchiveFormat): Promise<void> {
-  const layers = [...plan.baseLayers, ...plan.allotments];
-  const blobMember = (d: Descriptor): Member => ({ path: `blobs/sha256/${digestHex(d.digest)}`, file: store.blobPath(d.digest), size: d.size });
+  const temps: string[] = [];
+  try {
+    const layers = format === "docker" ? await plainZstdLayers(file, store, plan, temps) : [...plan.baseLayers, ...plan.allotments];
+    await writeArchive(file, store, plan, layers, repoTag, format);
+  } finally {
+    for (const t of temps) await rm(t, { force: true });
+  }
+}
+
+/** A layer the archive takes from a file other than the store's blob (a zstd layer decompressed). */
+type ArchiveLayer = Descriptor & { file?: string };
+
+/** The plan's layers, with each zstd layer decompressed beside `file` into a plain tar named by its diff_id. */
+async function plainZstdLayers(file: string, store: LayoutStore, plan: ImagePlan, temps: string[]): Promise<ArchiveLayer[]> {
+  const diffIds = plan.config.rootfs?.diff_ids ?? [];
+  const layers: ArchiveLayer[] = [...plan.baseLayers, ...plan.allotments];
+  return Promise.all(
+    layers.map(async (layer, i) => {
+      if (layerCompressionOf(layer.mediaType) !== "zstd") return layer;
+      const tmp = join(dirname(resolve(file)), `.${crypto.randomUUID()}.layer.tmp`);
+      temps.push(tmp);
+      const { digest, size } = await decompressTo(store.blobPath(layer.digest), tmp);
+      if (digest !== diffIds[i]) throw new Error(`layer ${layer.digest}: decompressed it hashes to ${digest}, but the config's diff_id ${i} is ${diffIds[i] ?? "missing"}`);
+      return { mediaType: MediaType.ociLayer, digest, size, file: tmp };
+    }),
+  );
+}
+
+/** Decompresses the zstd blob `src` into `out`, hashing the plain bytes on the way. */
+async function decompressTo(src: string, out: string): Promise<{ digest: Digest; size: number }> {
+  const hasher = createNativeSha256();
+  const writer = Bun.file(out).writer({ highWaterMark: 1 << 20 });
+  let size = 0;
+  try {
+    for await (const chunk of createDecompressor("zstd")(Bun.file(src).stream())) {
+      hasher.update(chunk);
+      size += chunk.byteLength;
+      writer.write(chunk);
+    }
+  } finally {
+    await writer.end();
+  }
+  return { digest: hasher.digest(), size };
+}
+
+async function writeArchive(file: string, store: LayoutStore, plan: ImagePlan, layers: ArchiveLayer[], repoTag: string, format: ArchiveFormat): Promise<void> {
+  const blobMember = (d: ArchiveLayer): Member => ({ path: `blobs/sha256/${digestHex(d.digest)}`, file: d.file ?? store.blobPath(d.digest), size: d.size });
   const configDigest = sha256Bytes(plan.configBytes);
   const members: Member[] = [
     { path: "blobs/", bytes: new Uint8Array() },
