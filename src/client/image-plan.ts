@@ -10,7 +10,7 @@ import type { Digest } from "../oci/digest.ts";
 import type { ImageManifest } from "../oci/manifest.ts";
 import type { Rect } from "../oci/partition-suffix.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
-import { isNativeField, readNativeField, readNativeLayout } from "../field/native-format.ts";
+import { findNativeField, isNativeField, readNativeField, readNativeLayout } from "../field/native-format.ts";
 import { type ResolvedCell, partitionNative, partitionReference } from "../field/partition.ts";
 import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
 import { selectAllotments, selectNonEmpty } from "../field/field.ts";
@@ -48,7 +48,10 @@ export async function planImage(
 ): Promise<ImagePlan> {
   const { manifest, config } = image;
   const common = { platform: image.platform };
-  if (isNativeField(manifest)) {
+  const fieldAt = findReferenceFieldLayer(manifest);
+  // The reference format is told by its field layer; a native field by its annotations or, when
+  // a copy dropped them all, by the config history (see findNativeField).
+  if (isNativeField(manifest) || (fieldAt < 0 && findNativeField(manifest, config))) {
     const result = rects ? partitionNative(manifest, config, rects, { sha256: sha256Bytes }) : undefined;
     const m = result?.manifest ?? manifest;
     const c = result?.config ?? config;
@@ -64,7 +67,6 @@ export async function planImage(
       allotments: m.layers.slice(baseLayerCount),
     };
   }
-  const fieldAt = findReferenceFieldLayer(manifest);
   if (fieldAt >= 0) {
     const cells = parseReferenceField(await source.readBlob(manifest.layers[fieldAt]!.digest, MAX_FIELD_BLOB_BYTES));
     const chosen = rects ? selectNonEmpty(cells, rects) : cells;

@@ -11,15 +11,19 @@ import type { ImageManifest } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
 import { MAX_FIELD_INDEX } from "../oci/partition-suffix.ts";
 import { type Allotment, FieldFormatError, compareCells, toJsonBytes } from "./field.ts";
-import { paddedBaseHistory } from "./layer-history.ts";
+import { ALLOTMENT_HISTORY_COMMENT, FIELD_START_HISTORY_COMMENT, allotmentCellsFromHistory, paddedBaseHistory } from "./layer-history.ts";
 import { toOciManifest } from "./oci-conversion.ts";
 
-/** The comment on the history entry of every allotment layer. */
-export const ALLOTMENT_HISTORY_COMMENT = "2dfs allotment";
+export { ALLOTMENT_HISTORY_COMMENT } from "./layer-history.ts";
 
-/** True when the manifest carries the 2DFS native-format marker. */
+/**
+ * True when the manifest itself says it holds a native field: the format marker or the cell list.
+ * A field that lost both (Docker schema 2 has no annotations) is found by findNativeField from
+ * its config history.
+ */
 export function isNativeField(manifest: ImageManifest): boolean {
-  return typeof manifest.annotations?.[Annotation.tdfsVersion] === "string";
+  const a = manifest.annotations;
+  return typeof a?.[Annotation.tdfsVersion] === "string" || typeof a?.[Annotation.tdfsCells] === "string";
 }
 
 /** True when a layer descriptor carries allotment coordinates. */
@@ -28,65 +32,145 @@ export function isAllotmentLayer(layer: Descriptor): boolean {
   return a !== undefined && (Annotation.tdfsRow in a || Annotation.tdfsCol in a);
 }
 
-/** A native field as the manifest alone describes it: where allotments start and each one's cell and layer. */
+/**
+ * Where a field was read from, in order of authority: the manifest's cell list, the layers'
+ * coordinate annotations (manifests written before the cell list existed), the config history.
+ */
+export type FieldSource = "cells" | "layer-annotations" | "history";
+
+/** A native field as the manifest describes it: where allotments start and each one's cell and layer. */
 export interface NativeLayout {
   baseLayerCount: number;
   cells: { row: number; col: number; layer: Descriptor }[];
+  source: FieldSource;
 }
 
-/** Reads and validates the field of a native 2DFS manifest (without its config). */
+/**
+ * Reads and validates the field of a manifest that isNativeField accepts, from the manifest alone.
+ * Order of authority: (1) the cell list `io.2dfs.field.cells`: the last N layers are the
+ * allotments, in its order, and a layer whose coordinate annotations disagree with it is an error;
+ * (2) without it, the layers' coordinate annotations (every layer from the first annotated one on
+ * must be annotated). Nothing is ever guessed from layer positions.
+ */
 export function readNativeLayout(manifest: ImageManifest): NativeLayout {
   const version = manifest.annotations?.[Annotation.tdfsVersion];
-  if (version === undefined) throw new FieldFormatError(`manifest has no ${Annotation.tdfsVersion} annotation: not a 2DFS field`);
-  if (version !== TDFS_FORMAT_VERSION) {
+  if (!isNativeField(manifest)) {
+    throw new FieldFormatError(`manifest has no ${Annotation.tdfsVersion} or ${Annotation.tdfsCells} annotation: not a 2DFS field`);
+  }
+  if (version !== undefined && version !== TDFS_FORMAT_VERSION) {
     throw new FieldFormatError(`unsupported 2DFS field format version "${version}" (this 2dfs reads version ${TDFS_FORMAT_VERSION})`);
   }
   const listed = readCells(manifest);
-  const baseLayerCount = manifest.layers.findIndex(isAllotmentLayer);
-  const firstAllotment =
-    baseLayerCount >= 0 ? baseLayerCount : listed ? manifest.layers.length - listed.length : manifest.layers.length;
-  if (firstAllotment < 0) {
-    throw new FieldFormatError(`${Annotation.tdfsCells} lists ${listed!.length} cells but the manifest has ${manifest.layers.length} layers`);
-  }
-  const cells: NativeLayout["cells"] = [];
-  for (let i = firstAllotment; i < manifest.layers.length; i++) {
-    const layer = manifest.layers[i]!;
-    let row: number;
-    let col: number;
-    if (isAllotmentLayer(layer)) {
-      row = parseCoordinate(layer.annotations![Annotation.tdfsRow], Annotation.tdfsRow, i);
-      col = parseCoordinate(layer.annotations![Annotation.tdfsCol], Annotation.tdfsCol, i);
-    } else if (listed && baseLayerCount < 0) {
-      ({ row, col } = listed[i - firstAllotment]!);
-    } else {
-      throw new FieldFormatError(`layers[${i}] has no allotment coordinates but follows allotment layers`);
-    }
-    const cell = { row, col, layer };
-    const previous = cells[cells.length - 1];
-    if (previous) {
-      const order = compareCells(previous, cell);
-      if (order === 0) throw new FieldFormatError(`layers[${i}]: cell (${row}, ${col}) appears twice`);
-      if (order > 0) {
-        throw new FieldFormatError(
-          `layers[${i}]: cell (${row}, ${col}) comes after (${previous.row}, ${previous.col}); allotments must be in row-major order`,
-        );
-      }
-    }
-    cells.push(cell);
-  }
-  return { baseLayerCount: firstAllotment, cells };
+  return listed ? layoutFromCells(manifest, listed) : layoutFromLayerAnnotations(manifest);
 }
 
-/** Reads and validates the field of a native 2DFS manifest and its config. */
-export function readNativeField(manifest: ImageManifest, config: ImageConfig): { baseLayerCount: number; allotments: Allotment[] } {
-  const { baseLayerCount, cells } = readNativeLayout(manifest);
+function layoutFromCells(manifest: ImageManifest, listed: { row: number; col: number }[]): NativeLayout {
+  const first = manifest.layers.length - listed.length;
+  if (first < 0) {
+    throw new FieldFormatError(`${Annotation.tdfsCells} lists ${listed.length} cells but the manifest has ${manifest.layers.length} layers`);
+  }
+  const cells: NativeLayout["cells"] = [];
+  manifest.layers.forEach((layer, i) => {
+    const annotated = isAllotmentLayer(layer) ? annotatedCell(layer, i) : undefined;
+    if (i < first) {
+      if (annotated) {
+        throw new FieldFormatError(
+          `layers[${i}] is annotated as allotment (${annotated.row}, ${annotated.col}) but ${Annotation.tdfsCells} lists ${listed.length} cells, which makes it a base layer`,
+        );
+      }
+      return;
+    }
+    const { row, col } = listed[i - first]!;
+    if (annotated && (annotated.row !== row || annotated.col !== col)) {
+      throw new FieldFormatError(
+        `layers[${i}] is annotated as allotment (${annotated.row}, ${annotated.col}) but ${Annotation.tdfsCells} says (${row}, ${col})`,
+      );
+    }
+    cells.push(checkedNext(cells, { row, col, layer }, i));
+  });
+  return { baseLayerCount: first, cells, source: "cells" };
+}
+
+function layoutFromLayerAnnotations(manifest: ImageManifest): NativeLayout {
+  const found = manifest.layers.findIndex(isAllotmentLayer);
+  const first = found >= 0 ? found : manifest.layers.length;
+  const cells: NativeLayout["cells"] = [];
+  for (let i = first; i < manifest.layers.length; i++) {
+    const layer = manifest.layers[i]!;
+    if (!isAllotmentLayer(layer)) throw new FieldFormatError(`layers[${i}] has no allotment coordinates but follows allotment layers`);
+    cells.push(checkedNext(cells, { ...annotatedCell(layer, i), layer }, i));
+  }
+  return { baseLayerCount: first, cells, source: "layer-annotations" };
+}
+
+/**
+ * Rule (3): a field whose manifest lost every 2dfs annotation (e.g. `docker push` writes Docker
+ * schema 2, which has none) read from the config history 2dfs wrote: the trailing allotment
+ * entries name the last layers. Undefined when the history names no allotment.
+ */
+export function readHistoryLayout(manifest: ImageManifest, config: ImageConfig): NativeLayout | undefined {
+  const listed = allotmentCellsFromHistory(config.history, MAX_FIELD_INDEX);
+  if (listed.length === 0) return undefined;
+  const first = manifest.layers.length - listed.length;
+  if (first < 0) {
+    throw new FieldFormatError(`the config history names ${listed.length} allotments but the manifest has ${manifest.layers.length} layers`);
+  }
+  const cells = listed.map((c, i) => ({ ...c, layer: manifest.layers[first + i]! }));
+  return { baseLayerCount: first, cells, source: "history" };
+}
+
+/**
+ * The field of an image by the whole order of authority: the manifest's annotations (see
+ * readNativeLayout), else the config history (readHistoryLayout). Undefined when neither
+ * describes a field. Layers and diff_ids must agree in number.
+ */
+export function findNativeField(manifest: ImageManifest, config: ImageConfig): NativeField | undefined {
+  const layout = isNativeField(manifest) ? readNativeLayout(manifest) : readHistoryLayout(manifest, config);
+  if (!layout) return undefined;
+  const { baseLayerCount, cells, source } = layout;
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
     throw new FieldFormatError(
       `config lists ${diffIds.length} diff_ids but the manifest has ${manifest.layers.length} layers`,
     );
   }
-  return { baseLayerCount, allotments: cells.map((c, i) => ({ ...c, diffId: diffIds[baseLayerCount + i]! })) };
+  return { baseLayerCount, source, allotments: cells.map((c, i) => ({ ...c, diffId: diffIds[baseLayerCount + i]! })) };
+}
+
+/** A native field read with its config. */
+export interface NativeField {
+  baseLayerCount: number;
+  allotments: Allotment[];
+  source: FieldSource;
+}
+
+/** Like findNativeField, but an image without a field is an error. */
+export function readNativeField(manifest: ImageManifest, config: ImageConfig): NativeField {
+  const field = findNativeField(manifest, config);
+  if (!field) throw new FieldFormatError("the image has no 2DFS field: no field annotations on the manifest and no allotment entries in the config history");
+  return field;
+}
+
+function annotatedCell(layer: Descriptor, i: number): { row: number; col: number } {
+  return {
+    row: parseCoordinate(layer.annotations![Annotation.tdfsRow], Annotation.tdfsRow, i),
+    col: parseCoordinate(layer.annotations![Annotation.tdfsCol], Annotation.tdfsCol, i),
+  };
+}
+
+// Cells must be strictly row-major: a repeat or a step back means a corrupt manifest.
+function checkedNext<T extends { row: number; col: number }>(cells: readonly T[], cell: T, i: number): T {
+  const previous = cells[cells.length - 1];
+  if (previous) {
+    const order = compareCells(previous, cell);
+    if (order === 0) throw new FieldFormatError(`layers[${i}]: cell (${cell.row}, ${cell.col}) appears twice`);
+    if (order > 0) {
+      throw new FieldFormatError(
+        `layers[${i}]: cell (${cell.row}, ${cell.col}) comes after (${previous.row}, ${previous.col}); allotments must be in row-major order`,
+      );
+    }
+  }
+  return cell;
 }
 
 /** The manifest-level cell list, or undefined when the manifest has none. */
@@ -156,6 +240,11 @@ export function composeNative(
   }
 
   const history: HistoryEntry[] = paddedBaseHistory(base.config, baseLayers.length);
+  // A base that is itself a field ends its history with allotment entries; the marker keeps
+  // readHistoryLayout from counting them as this field's.
+  if (allotmentCellsFromHistory(history, MAX_FIELD_INDEX).length > 0) {
+    history.push({ created: opts.created, created_by: "2dfs field", comment: FIELD_START_HISTORY_COMMENT, empty_layer: true });
+  }
   for (const a of sorted) history.push({ created: opts.created, created_by: opts.describe(a), comment: ALLOTMENT_HISTORY_COMMENT });
   const config: ImageConfig = {
     ...base.config,

@@ -143,7 +143,7 @@ describe("composeNative", () => {
   test("no allotments gives a marked image with the base layers", () => {
     const { manifest, config } = baseImage(1);
     const out = composeNative({ manifest, config }, [], composeOpts);
-    expect(readNativeField(out.manifest, out.config)).toEqual({ baseLayerCount: 1, allotments: [] });
+    expect(readNativeField(out.manifest, out.config)).toEqual({ baseLayerCount: 1, allotments: [], source: "cells" });
   });
 });
 
@@ -154,13 +154,19 @@ describe("readNativeField validation", () => {
     layers: m.layers.map((l, k) => (k === i ? { ...l, annotations } : l)),
   });
 
+  // Manifests written before the cell list existed: the layers' own annotations are the field.
+  const legacy = (m: ImageManifest): ImageManifest => {
+    const { [Annotation.tdfsCells]: _cells, ...annotations } = m.annotations!;
+    return { ...m, annotations };
+  };
+
   test("isNativeField needs the marker", () => {
     expect(isNativeField(baseImage(1).manifest)).toBe(false);
   });
 
   test("missing marker or unknown version", () => {
     const out = build();
-    expect(() => readNativeField({ ...out.manifest, annotations: {} }, out.config)).toThrow(/not a 2DFS field/);
+    expect(() => readNativeField({ ...out.manifest, annotations: {} }, out.config)).toThrow(/no 2DFS field/);
     expect(() => readNativeField({ ...out.manifest, annotations: { [Annotation.tdfsVersion]: "99" } }, out.config)).toThrow(/version "99"/);
   });
 
@@ -174,17 +180,25 @@ describe("readNativeField validation", () => {
     expect(() => readNativeField(m, out.config)).toThrow(/missing annotation/);
   });
 
-  test("order and duplicates", () => {
+  test("order and duplicates (legacy layer annotations)", () => {
     const out = build();
-    const swapped = { ...out.manifest, layers: [out.manifest.layers[1]!, out.manifest.layers[0]!, out.manifest.layers[2]!] };
+    const swapped = legacy({ ...out.manifest, layers: [out.manifest.layers[1]!, out.manifest.layers[0]!, out.manifest.layers[2]!] });
     expect(() => readNativeField(swapped, out.config)).toThrow(/row-major/);
-    const dup = withLayer(out.manifest, 1, { [Annotation.tdfsRow]: "0", [Annotation.tdfsCol]: "0" });
+    const dup = legacy(withLayer(out.manifest, 1, { [Annotation.tdfsRow]: "0", [Annotation.tdfsCol]: "0" }));
     expect(() => readNativeField(dup, out.config)).toThrow(/appears twice/);
   });
 
-  test("a plain layer after allotments", () => {
+  test("order and duplicates (cell list)", () => {
     const out = build();
-    const m = withLayer(out.manifest, 1, undefined);
+    const cells = (list: string) => ({ ...out.manifest, annotations: { ...out.manifest.annotations, [Annotation.tdfsCells]: list } });
+    const bare = (m: ImageManifest) => ({ ...m, layers: m.layers.map(({ annotations: _, ...l }) => l) });
+    expect(() => readNativeField(bare(cells("0.1 0.0 1.0")), out.config)).toThrow(/layers\[1\]: cell \(0, 0\) comes after \(0, 1\)/);
+    expect(() => readNativeField(bare(cells("0.0 0.0 1.0")), out.config)).toThrow(/appears twice/);
+  });
+
+  test("a plain layer after allotments (legacy layer annotations)", () => {
+    const out = build();
+    const m = legacy(withLayer(out.manifest, 1, undefined));
     expect(() => readNativeField(m, out.config)).toThrow(/follows allotment layers/);
   });
 

@@ -157,6 +157,67 @@ for (const format of ["native", "reference"] as const) {
   });
 }
 
+describe("one partition derived by several repositories", () => {
+  // The same field pushed to two repositories gives the same partition bytes in both.
+  const both = async (c: TestClient) => {
+    await pushNative(c, "a/x", "v1", grid(2, 2));
+    await pushNative(c, "b/x", "v1", grid(2, 2));
+    const a = await get(c, "a/x", "v1--0.0.0.1");
+    const b = await get(c, "b/x", "v1--0.0.0.1");
+    expect(a.digest).toBe(b.digest);
+    return a;
+  };
+  const fetchable = async (c: TestClient, name: string, digest: string, config: string) => {
+    expect((await get(c, name, digest)).r.status).toBe(200);
+    const blob = await c.req("GET", `/v2/${name}/blobs/${config}`);
+    expect(blob.status).toBe(200);
+    expect(sha256(new Uint8Array(await blob.arrayBuffer())) as string).toBe(config);
+  };
+
+  test("each repository that derived it answers by-digest GETs of the manifest and its config", async () => {
+    const c = createTestClient();
+    const { digest, doc } = await both(c);
+    // Pull from a again (a client resolves the tag, then fetches by digest): still there.
+    expect((await get(c, "a/x", "v1--0.0.0.1", "HEAD")).digest).toBe(digest);
+    for (const name of ["a/x", "b/x", "a/x"]) await fetchable(c, name, digest, doc!.config.digest);
+    // A repository that never derived it cannot fetch it.
+    expect((await get(c, "c/x", digest)).r.status).toBe(404);
+    expect((await c.req("GET", `/v2/c/x/blobs/${doc!.config.digest}`)).status).toBe(404);
+  });
+
+  test("also after a restart, with one record per document listing both repositories", async () => {
+    const dir = await tempDir();
+    const first = createTestClient({ driver: createFilesystemDriver(dir) });
+    const { digest, doc } = await both(first);
+    const again = createTestClient({ driver: createFilesystemDriver(dir) });
+    for (const name of ["b/x", "a/x"]) await fetchable(again, name, digest, doc!.config.digest);
+    expect((await get(again, "c/x", digest)).r.status).toBe(404);
+    const record = await again.driver.read(`_derived/recipes/sha256-${digest.slice("sha256:".length)}`);
+    const names = (JSON.parse(new TextDecoder().decode(record!)) as { recipes: { name: string }[] }).recipes.map((r) => r.name);
+    expect(names.sort()).toEqual(["a/x", "b/x"]);
+  });
+
+  test("an evicted document is regenerated for each repository from its own recipe", async () => {
+    const dir = await tempDir();
+    const first = createTestClient({ driver: createFilesystemDriver(dir), derivedLimits: { maxDocs: 1 } });
+    const { digest, doc } = await both(first);
+    const again = createTestClient({ driver: createFilesystemDriver(dir), derivedLimits: { maxDocs: 1 } });
+    for (const name of ["a/x", "b/x"]) await fetchable(again, name, digest, doc!.config.digest);
+  });
+
+  test("a record written by an earlier version (one bare recipe) is still read", async () => {
+    const dir = await tempDir();
+    const first = createTestClient({ driver: createFilesystemDriver(dir) });
+    await pushNative(first, "a/x", "v1", grid(2, 2));
+    const { digest } = await get(first, "a/x", "v1--1.0.1.1");
+    const path = `_derived/recipes/sha256-${digest.slice("sha256:".length)}`;
+    const [recipe] = (JSON.parse(new TextDecoder().decode((await first.driver.read(path))!)) as { recipes: unknown[] }).recipes;
+    await first.driver.write(path, new TextEncoder().encode(JSON.stringify(recipe)));
+    const again = createTestClient({ driver: createFilesystemDriver(dir) });
+    expect((await get(again, "a/x", digest)).r.status).toBe(200);
+  });
+});
+
 test("an exact tag wins over a partition suffix", async () => {
   const c = createTestClient();
   await pushNative(c, "x", "v1", grid(2, 2));

@@ -3,6 +3,9 @@
  * fetch them after resolving a partition tag, also after a restart. It is a cache, never a
  * tag: bounded in count and bytes (oldest written go first), and each document keeps a tiny
  * recipe (repository, base manifest, rectangles) so an evicted one can be generated again.
+ * The same bytes are often derived by several repositories (one field pushed twice, or the same
+ * config from differently compressed fields), so a document records one recipe per repository
+ * that derived it, in memory and on disk, and is served to each of them (and to no other).
  * In read-only mode nothing is written: a bounded in-memory map stands in.
  */
 import type { Digest } from "../../oci/digest.ts";
@@ -18,7 +21,7 @@ export interface ServedDoc {
   bytes: Uint8Array;
 }
 
-/** How a derived document was made. */
+/** How a derived document was made, and by which repository. */
 export interface Recipe {
   name: string;
   base: Digest;
@@ -32,6 +35,8 @@ export interface DerivedLimits {
   maxBytes: number;
   maxRecipes: number;
   maxMemoryBytes: number;
+  /** Repositories remembered per document; past it the one recorded longest ago is forgotten (it re-registers on its next partition request). */
+  maxNamesPerDoc: number;
 }
 
 /** Defaults: enough for thousands of partitions, a few hundred MB at most. */
@@ -40,18 +45,24 @@ export const DEFAULT_DERIVED_LIMITS: DerivedLimits = {
   maxBytes: 256 << 20,
   maxRecipes: 200_000,
   maxMemoryBytes: 64 << 20,
+  maxNamesPerDoc: 1_000,
 };
 
 /** The derived-document store. */
 export interface DerivedStore {
+  /** Records that repository `recipe.name` derived `doc` (a no-op when already recorded). */
   put(doc: ServedDoc, recipe: Recipe): Promise<void>;
-  /** The document and its recipe; `doc` is undefined when evicted but the recipe remains. */
-  get(digest: Digest): Promise<{ doc?: ServedDoc; recipe: Recipe } | undefined>;
+  /**
+   * The document and the recipe by which repository `name` derived it, or undefined when `name`
+   * never derived it; `doc` is undefined when evicted but the recipe remains.
+   */
+  get(digest: Digest, name: string): Promise<{ doc?: ServedDoc; recipe: Recipe } | undefined>;
 }
 
 interface Entry {
   doc: ServedDoc;
-  recipe: Recipe;
+  /** By repository name, oldest recorded first. */
+  recipes: Map<string, Recipe>;
 }
 
 /** Creates the derived store over a driver (persistent) or in memory only (`readOnly`). */
@@ -60,36 +71,93 @@ export function createDerivedStore(driver: StorageDriver, opts: { readOnly: bool
   const memory = createLru<Digest, Entry>({
     maxEntries: limits.maxDocs,
     maxWeight: limits.maxMemoryBytes,
-    weigh: (e) => e.doc.bytes.byteLength,
+    weigh: (e) => e.doc.bytes.byteLength + 256 * e.recipes.size,
   });
   const docs = createBoundedArea(driver, "_derived/docs", limits.maxDocs, limits.maxBytes);
   const recipes = createBoundedArea(driver, "_derived/recipes", limits.maxRecipes, Number.MAX_SAFE_INTEGER);
   const encoder = new TextEncoder();
+  // The recipe record of a digest is read, merged and rewritten; one writer per digest at a time.
+  const locks = new Map<Digest, Promise<unknown>>();
+  const locked = <T>(digest: Digest, work: () => Promise<T>): Promise<T> => {
+    const previous = locks.get(digest) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const tail = next.catch(() => undefined);
+    locks.set(digest, tail);
+    void tail.then(() => {
+      if (locks.get(digest) === tail) locks.delete(digest);
+    });
+    return next;
+  };
+
+  const readRecipes = async (digest: Digest): Promise<Map<string, Recipe>> => {
+    const bytes = await driver.read(derivedRecipePath(digest));
+    return bytes ? parseRecipeRecord(bytes) : new Map();
+  };
 
   return {
     async put(doc, recipe) {
       const known = memory.get(doc.digest);
-      memory.set(doc.digest, { doc, recipe });
-      if (opts.readOnly || known) return;
-      if (!(await driver.stat(derivedRecipePath(doc.digest)))) {
-        await recipes.add(derivedRecipePath(doc.digest), encoder.encode(JSON.stringify(recipe)));
+      if (known?.recipes.has(recipe.name)) return;
+      if (opts.readOnly) {
+        const byName = new Map(known?.recipes);
+        addRecipe(byName, recipe, limits.maxNamesPerDoc);
+        memory.set(doc.digest, { doc, recipes: byName });
+        return;
       }
-      if (!(await driver.stat(derivedDocPath(doc.digest)))) await docs.add(derivedDocPath(doc.digest), doc.bytes);
+      await locked(doc.digest, async () => {
+        const onDisk = await readRecipes(doc.digest);
+        if (!sameRecipe(onDisk.get(recipe.name), recipe)) {
+          addRecipe(onDisk, recipe, limits.maxNamesPerDoc);
+          await recipes.add(derivedRecipePath(doc.digest), toRecipeRecord(onDisk));
+        }
+        if (!(await driver.stat(derivedDocPath(doc.digest)))) await docs.add(derivedDocPath(doc.digest), doc.bytes);
+        memory.set(doc.digest, { doc, recipes: onDisk });
+      });
     },
-    async get(digest) {
+    async get(digest, name) {
       const hit = memory.get(digest);
-      if (hit) return hit;
+      const known = hit?.recipes.get(name);
+      if (known) return { doc: hit!.doc, recipe: known };
       if (opts.readOnly) return undefined;
-      const recipeBytes = await driver.read(derivedRecipePath(digest));
-      if (!recipeBytes) return undefined;
-      const recipe = JSON.parse(new TextDecoder().decode(recipeBytes)) as Recipe;
+      const onDisk = await readRecipes(digest);
+      const recipe = onDisk.get(name);
+      if (!recipe) return undefined;
       const bytes = await driver.read(derivedDocPath(digest));
       if (!bytes) return { recipe };
       const doc = { digest, mediaType: recipe.mediaType, bytes };
-      memory.set(digest, { doc, recipe });
+      memory.set(digest, { doc, recipes: onDisk });
       return { doc, recipe };
     },
   };
+
+  function toRecipeRecord(byName: Map<string, Recipe>): Uint8Array {
+    return encoder.encode(JSON.stringify({ recipes: [...byName.values()] }));
+  }
+}
+
+function addRecipe(byName: Map<string, Recipe>, recipe: Recipe, max: number) {
+  byName.delete(recipe.name);
+  byName.set(recipe.name, recipe);
+  while (byName.size > max) byName.delete(byName.keys().next().value as string);
+}
+
+function sameRecipe(a: Recipe | undefined, b: Recipe): boolean {
+  return a !== undefined && a.base === b.base && a.mediaType === b.mediaType && JSON.stringify(a.rects) === JSON.stringify(b.rects);
+}
+
+// The record is {"recipes":[...]}; a bare recipe object is the one-repository record of earlier
+// versions. An unreadable record is an empty one: this is a cache, and the next partition request
+// records its repository again.
+function parseRecipeRecord(bytes: Uint8Array): Map<string, Recipe> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return new Map();
+  }
+  const record = doc as { recipes?: unknown } | null;
+  const list = (Array.isArray(record?.recipes) ? record.recipes : [record]) as (Recipe | null)[];
+  return new Map(list.filter((r): r is Recipe => typeof r?.name === "string").map((r) => [r.name, r]));
 }
 
 // A folder of files capped in count and bytes; the oldest files are deleted first. The order

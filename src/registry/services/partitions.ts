@@ -5,7 +5,7 @@
  * allotment sizes and media types, whole results), so a repeated request costs a map lookup.
  */
 import { EmptySelectionError, FieldFormatError, selectAllotments, selectNonEmpty } from "../../field/field.ts";
-import { isNativeField } from "../../field/native-format.ts";
+import { findNativeField, isNativeField } from "../../field/native-format.ts";
 import { type PartitionResult, type ResolvedCell, partitionIndex, partitionNative, partitionReference } from "../../field/partition.ts";
 import { MAX_FIELD_BLOB_BYTES, type ReferenceCell, findReferenceFieldLayer, parseReferenceField } from "../../field/reference-format.ts";
 import { sha256Bytes } from "../../hash/sha256.ts";
@@ -97,7 +97,12 @@ export function createPartitionService(deps: {
   const partitionImage = async (name: string, manifest: ImageManifest, rects: Rect[]): Promise<PartitionResult | undefined> => {
     if (isNativeField(manifest)) return partitionNative(manifest, await loadConfig(manifest.config.digest), rects, sha256);
     const at = findReferenceFieldLayer(manifest);
-    if (at < 0) return undefined;
+    if (at < 0) {
+      // No field annotations (a `docker push` of a pulled field writes Docker schema 2, which has
+      // none): the config history 2dfs wrote still names the allotments.
+      const config = await loadConfig(manifest.config.digest);
+      return findNativeField(manifest, config) ? partitionNative(manifest, config, rects, sha256) : undefined;
+    }
     const cells = await loadField(manifest.layers[at]!);
     const chosen = selectAllotments(cells, rects);
     if (chosen.length === 0) selectNonEmpty(cells, rects);
@@ -149,6 +154,12 @@ export function createPartitionService(deps: {
     return { top, docs: [top, ...docs] };
   };
 
+  // Every repository that derives a document may fetch it by digest; recording an already
+  // recorded one is a map lookup, so it is done on every resolve, cached results included.
+  const record = async (name: string, base: Digest, rects: Rect[], made: Generated) => {
+    for (const doc of made.docs) await derived.put(doc, { name, base, rects, mediaType: doc.mediaType });
+  };
+
   const generateCached = async (name: string, base: { digest: Digest; parsed: ParsedManifest }, rects: Rect[]): Promise<Generated> => {
     const key = `${name}\0${base.digest}\0${toPartitionSuffix(rects)}`;
     const hit = results.get(key);
@@ -158,7 +169,7 @@ export function createPartitionService(deps: {
       pending = (async () => {
         try {
           const made = await generate(name, base, rects);
-          for (const doc of made.docs) await derived.put(doc, { name, base: base.digest, rects, mediaType: doc.mediaType });
+          await record(name, base.digest, rects, made);
           results.set(key, made);
           return made;
         } finally {
@@ -190,15 +201,18 @@ export function createPartitionService(deps: {
       if (!base) {
         throw new OciError("MANIFEST_UNKNOWN", `tag "${partition.baseTag}" (the base of partition "${reference}") is not in ${name}`);
       }
+      let made: Generated;
       try {
-        return (await generateCached(name, base, partition.rects)).top;
+        made = await generateCached(name, base, partition.rects);
       } catch (e) {
         return translate(e);
       }
+      await record(name, base.digest, partition.rects, made);
+      return made.top;
     },
     async derived(name, digest) {
-      const found = await derived.get(digest);
-      if (!found || found.recipe.name !== name) return undefined;
+      const found = await derived.get(digest, name);
+      if (!found) return undefined;
       if (found.doc) return found.doc;
       const base = await manifests.getByDigest(name, found.recipe.base);
       if (!base) return undefined;
