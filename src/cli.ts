@@ -7,6 +7,7 @@ import { writeTo } from "./util/terminal.ts";
 
 const cli = cac("2dfs");
 const storeHelp = "Local image store (default $TDFS_STORE or ~/.local/share/2dfs/store)";
+const quietFlag = "-q, --quiet";
 
 // Each command's definition, keyed by its name. Defining all of them costs cac ~4 ms at start-up,
 // a tenth of a small pull: a command line that names a command defines only that one (its
@@ -23,8 +24,9 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("--platform <os/arch>", "Keep only these base platforms (repeatable or comma separated)")
       .option("--jobs <n>", "Allotments built in parallel (default: number of cores)")
       .option("--no-cache", "Rebuild every allotment")
+      .option("--allow-outside-context", "Let sources (and links they follow) lie outside the descriptor's folder")
       .option("--store <dir>", storeHelp)
-      .option("--quiet", "Print nothing but errors")
+      .option(quietFlag, "Print nothing but errors")
       .option("--json", "Print one JSON event per line on stdout")
       .example("2dfs build -t mymodel:v1 --base busybox:latest -f ./2dfs.json")
       .action(async (flags) => (await import("./cmd/build.ts")).buildCommand(flags)),
@@ -53,7 +55,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("--platform <os/arch>", "Platform to pull (default: this machine's)")
       .option("--jobs <n>", "Parallel downloads", { default: 4 })
       .option("--store <dir>", storeHelp)
-      .option("--quiet", "Print nothing but errors")
+      .option(quietFlag, "Print nothing but errors")
       .option("--json", "Print one JSON event per line on stdout")
       .action(async (ref, flags) => (await import("./cmd/pull.ts")).pullCommand(ref, flags)),
   push: (app) =>
@@ -61,7 +63,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .command("push <name> [dest]", "Push an image from the local store to a registry")
       .option("--jobs <n>", "Parallel uploads", { default: 4 })
       .option("--store <dir>", storeHelp)
-      .option("--quiet", "Print nothing but errors")
+      .option(quietFlag, "Print nothing but errors")
       .option("--json", "Print one JSON event per line on stdout")
       .action(async (name, dest, flags) => (await import("./cmd/push.ts")).pushCommand(name, dest, flags)),
   export: (app) =>
@@ -97,6 +99,9 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
 const named = process.argv[2];
 const chosen = named !== undefined && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]!] : Object.values(COMMANDS);
 for (const define of chosen) define(cli);
+// cac gives each `--no-x` flag the default true and prints "(default: true)" beside it, which
+// reads as if the flag were on. Without it an absent flag reads as undefined; commands test `=== false`.
+for (const option of cli.commands.flatMap((c) => c.options)) if (option.negated) option.config.default = undefined;
 
 cli.option("--debug", "Print stack traces of errors");
 cli.help();

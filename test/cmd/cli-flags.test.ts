@@ -1,0 +1,29 @@
+/** Flags as users type them: `--no-cache` help and behaviour, `-q` for `--quiet`. */
+import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { run2dfs } from "../support/cli.ts";
+import { tempDirs, writeTree } from "../support/temp.ts";
+
+const temps = tempDirs();
+afterAll(() => temps.cleanup());
+
+test("--no-cache: the help does not call it on by default, and it rebuilds what the cache would have kept", async () => {
+  const help = await run2dfs(["build", "--help"]);
+  expect(help.stdout).toMatch(/--no-cache\s+Rebuild every allotment\s*\n/);
+  expect(help.stdout).not.toContain("(default: true)");
+
+  const dir = await temps.make();
+  await writeTree(dir, { "a.txt": "a\n", "2dfs.json": JSON.stringify({ allotments: [{ src: "a.txt", dst: "/a.txt", row: 0, col: 0 }] }) });
+  const build = (extra: string[]) => run2dfs(["build", "-t", "f:v1", "-f", join(dir, "2dfs.json"), "--store", join(dir, "store"), ...extra]);
+  expect((await build([])).stderr).toContain("1 allotments built, 0 cached");
+  expect((await build([])).stderr).toContain("0 allotments built, 1 cached");
+  expect((await build(["--no-cache"])).stderr).toContain("1 allotments built, 0 cached");
+});
+
+test("-q is --quiet for build, pull and push", async () => {
+  const dir = await temps.make();
+  await writeTree(dir, { "a.txt": "a\n", "2dfs.json": JSON.stringify({ allotments: [{ src: "a.txt", dst: "/a.txt", row: 0, col: 0 }] }) });
+  const quiet = await run2dfs(["build", "-t", "f:v1", "-f", join(dir, "2dfs.json"), "--store", join(dir, "store"), "-q"]);
+  expect({ code: quiet.code, stdout: quiet.stdout, stderr: quiet.stderr }).toEqual({ code: 0, stdout: "", stderr: "" });
+  for (const command of ["pull", "push"]) expect((await run2dfs([command, "--help"])).stdout).toContain("-q, --quiet");
+});
