@@ -34,7 +34,9 @@ export async function loginCommand(registry: string, flags: LoginFlags): Promise
   try {
     await client.ping();
   } catch (error) {
-    throw new AuthenticationError(`login to ${host} failed: ${(error as Error).message}`, { cause: error });
+    // The client's own message speaks of stored credentials; here nothing was stored yet.
+    const why = error instanceof AuthenticationError ? `the registry refused the user "${username}" or its password` : (error as Error).message;
+    throw new AuthenticationError(`login to ${host} failed: ${why}; nothing was saved`, { cause: error });
   }
   const where = await saveCredentials(host, { username, password });
   process.stderr.write(`Login succeeded; credentials saved in ${where}\n`);

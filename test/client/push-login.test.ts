@@ -94,7 +94,10 @@ describe("basic auth and login", () => {
     await expect(pushCommand("local/img:v1", `${proxy.host}/auth/img:v1`, flags)).rejects.toBeInstanceOf(AuthenticationError);
 
     const stdin = (text: string) => new Blob([`${text}\n`]).stream();
-    await expect(loginCommand(proxy.host, { username: user, passwordStdin: true, stdin: stdin("wrong") })).rejects.toBeInstanceOf(AuthenticationError);
+    const refused = await loginCommand(proxy.host, { username: user, passwordStdin: true, stdin: stdin("wrong") }).catch((e) => e);
+    expect(refused).toBeInstanceOf(AuthenticationError);
+    // Nothing was stored, so the message must not send the user to "the stored credentials".
+    expect(refused.message).toBe(`login to ${proxy.host} failed: the registry refused the user "${user}" or its password; nothing was saved`);
     const before = JSON.parse(await readFile(join(configDir, "config.json"), "utf8"));
     expect(Object.keys(before.auths)).toEqual(["other.example"]);
 
