@@ -7,6 +7,8 @@ export const DOCKER_HUB = "docker.io";
 
 /** A parsed reference. `tag` excludes the partition suffix; `rects` holds it. */
 export interface ImageReference {
+  /** Set only by an explicit `https://` or `http://` prefix; otherwise the client chooses. */
+  scheme?: "https" | "http";
   registry: string;
   repository: string;
   tag?: string;
@@ -27,13 +29,21 @@ export function isRepositoryName(name: string): boolean {
 }
 
 /**
- * Parses `[host[:port]/]repo[:tag][@digest]`, where the tag may carry a partition suffix.
- * Docker's rules: no host means docker.io, and a one-component name there gets `library/`.
- * No tag and no digest means `latest`.
+ * Parses `[https://|http://][host[:port]/]repo[:tag][@digest]`, where the tag may carry a
+ * partition suffix. Docker's rules: no host means docker.io, and a one-component name there
+ * gets `library/`. No tag and no digest means `latest`. A scheme prefix (not Docker syntax:
+ * 2dfs's way to force HTTPS or plain HTTP) must be followed by a host.
  */
 export function parseReference(input: string): ImageReference {
   let rest = input.trim();
   if (rest.length === 0) throw new ReferenceError("empty image reference");
+  const prefix = /^(https?):\/\//i.exec(rest);
+  const scheme = prefix ? (prefix[1]!.toLowerCase() as "https" | "http") : undefined;
+  if (prefix) {
+    rest = rest.slice(prefix[0].length);
+    const slash = rest.indexOf("/");
+    if (slash <= 0) throw new ReferenceError(`"${input}" names no repository after the registry: use ${scheme}://HOST[:PORT]/NAME[:TAG]`);
+  }
   let digest: Digest | undefined;
   const at = rest.indexOf("@");
   if (at >= 0) {
@@ -48,7 +58,7 @@ export function parseReference(input: string): ImageReference {
   const slash = rest.indexOf("/");
   if (slash > 0) {
     const head = rest.slice(0, slash);
-    if (head.includes(".") || head.includes(":") || head === "localhost") {
+    if (scheme || head.includes(".") || head.includes(":") || head === "localhost") {
       registry = head;
       rest = rest.slice(slash + 1);
     }
@@ -70,6 +80,7 @@ export function parseReference(input: string): ImageReference {
     throw new ReferenceError(`invalid repository name "${rest}" in "${input}": use lowercase letters, digits and . _ - /`);
   }
   const ref: ImageReference = { registry, repository: rest };
+  if (scheme) ref.scheme = scheme;
   if (digest) ref.digest = digest;
   if (tagText !== undefined) {
     let partition;
@@ -88,9 +99,9 @@ export function parseReference(input: string): ImageReference {
   return ref;
 }
 
-/** The full reference string, with the partition suffix in its `--` form. */
+/** The full reference string, with the partition suffix in its `--` form (and the scheme when one was given). */
 export function toReferenceString(ref: ImageReference): string {
-  let out = `${ref.registry}/${ref.repository}`;
+  let out = `${ref.scheme ? `${ref.scheme}://` : ""}${ref.registry}/${ref.repository}`;
   if (ref.tag !== undefined) out += `:${ref.tag}${ref.rects ? toPartitionSuffix(ref.rects) : ""}`;
   if (ref.digest) out += `@${ref.digest}`;
   return out;

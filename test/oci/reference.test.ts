@@ -44,7 +44,21 @@ describe("parseReference (Docker's normalisation)", () => {
     expect(toFamiliarString(parseReference("127.0.0.1:5000/x:y--0.0.0.0"))).toBe("127.0.0.1:5000/x:y--0.0.0.0");
   });
 
+  test("an https:// or http:// prefix forces the scheme and always names the registry", () => {
+    const tls = parseReference("https://127.0.0.1:5000/model:v1--0.0.1.1");
+    expect(tls).toEqual({ scheme: "https", registry: "127.0.0.1:5000", repository: "model", tag: "v1", rects: [{ x1: 0, y1: 0, x2: 1, y2: 1 }] });
+    expect(parseReference("HTTP://localhost:5000/a/b").scheme).toBe("http");
+    // With a scheme the first component is the host even without a dot or a port.
+    expect(parseReference("https://registry/app:1")).toEqual({ scheme: "https", registry: "registry", repository: "app", tag: "1" });
+    expect(toReferenceString(tls)).toBe("https://127.0.0.1:5000/model:v1--0.0.1.1");
+    expect(toFamiliarString(tls)).toBe("127.0.0.1:5000/model:v1--0.0.1.1");
+    expect(parseReference("127.0.0.1:5000/model").scheme).toBeUndefined();
+  });
+
   const bad: [string, RegExp][] = [
+    ["https://127.0.0.1:5000", /names no repository after the registry/],
+    ["http:///repo", /names no repository after the registry/],
+    ["https://127.0.0.1:5000/", /invalid repository name/],
     ["", /empty/],
     ["UPPER/case", /invalid repository name/],
     ["img:tag--0.0.1", /malformed partition "0.0.1"/],
