@@ -8,7 +8,7 @@ import type { ImageConfig } from "../oci/config.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import type { ImageManifest } from "../oci/manifest.ts";
-import type { Rect } from "../oci/partition-suffix.ts";
+import { type Rect, WHOLE_FIELD } from "../oci/partition-suffix.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import { findNativeField, isNativeField, readNativeField, readNativeLayout } from "../field/native-format.ts";
 import { type ResolvedCell, partitionNative, partitionReference } from "../field/partition.ts";
@@ -69,14 +69,14 @@ export async function planImage(
   }
   if (fieldAt >= 0) {
     const cells = parseReferenceField(await source.readBlob(manifest.layers[fieldAt]!.digest, MAX_FIELD_BLOB_BYTES));
-    const chosen = rects ? selectNonEmpty(cells, rects) : cells;
+    // The image as stored is no image a runtime can apply (its field blob is not a tar, and its
+    // config lists no allotment): the whole image is its whole field flattened, as 2dfs serve
+    // answers the plain tag, so exports and OCI layouts are consistent, whole images.
+    const selection = rects ?? [...WHOLE_FIELD];
+    const chosen = selectNonEmpty(cells, selection);
     const resolved: ResolvedCell[] = await runBounded(chosen, jobs, async (c) => ({ ...c, ...(await statBlob(c.digest)) }));
     const baseLayers = manifest.layers.filter((_, i) => i !== fieldAt);
-    const allotmentLayers = (cells: ResolvedCell[]): Descriptor[] => cells.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.size }));
-    if (!rects) {
-      return { ...common, manifest, manifestBytes: image.manifestBytes, config, configBytes: image.configBytes, fieldFormat: "reference", baseLayers, allotments: allotmentLayers(resolved) };
-    }
-    const result = partitionReference(manifest, config, resolved, rects, { sha256: sha256Bytes });
+    const result = partitionReference(manifest, config, resolved, selection, { sha256: sha256Bytes });
     return {
       ...common,
       manifest: result.manifest,

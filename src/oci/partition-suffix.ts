@@ -15,6 +15,9 @@ export interface Rect {
 /** The largest row or column index a suffix may name (keeps arithmetic and grids sane). */
 export const MAX_FIELD_INDEX = 1_000_000;
 
+/** A selection of every cell a field can have: the plain tag of a reference-format image is served as this partition. */
+export const WHOLE_FIELD: readonly Rect[] = [{ x1: 0, y1: 0, x2: MAX_FIELD_INDEX, y2: MAX_FIELD_INDEX }];
+
 /** Thrown for a suffix that looks like a partition but is not a valid one. */
 export class PartitionSuffixError extends Error {
   override name = "PartitionSuffixError";

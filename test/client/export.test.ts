@@ -67,6 +67,20 @@ describe("export", () => {
     });
   }
 
+  test("the plain tag of a reference image exports as its whole field flattened: manifest.json and config agree", async () => {
+    const file = join(work, "reference-plain.tar");
+    await exportCommand("exp/reference:v1", { output: file, store: storeDir });
+    const members = await readTar(file);
+    const [manifest] = JSON.parse(new TextDecoder().decode(members.get("manifest.json")));
+    const config = JSON.parse(new TextDecoder().decode(members.get(manifest.Config)));
+    const image = images.reference!;
+    // The base layer, then every allotment in row-major order; the field blob is no layer.
+    expect(manifest.Layers.slice(1)).toEqual(image.allotments.map((a) => `blobs/sha256/${a.layer.digest.slice(7)}`));
+    expect(config.rootfs.diff_ids.length).toBe(manifest.Layers.length);
+    expect(config.rootfs.diff_ids.slice(1)).toEqual(image.allotments.map((a) => a.diffId));
+    for (const path of manifest.Layers) expect(members.has(path)).toBe(true);
+  });
+
   test("oci format: an OCI layout tar with the tag as ref name that skopeo reads", async () => {
     const file = join(work, "oci.tar");
     await exportCommand("exp/native:v1--1.0.1.1", { output: file, store: storeDir, format: "oci" });

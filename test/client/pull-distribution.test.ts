@@ -53,6 +53,21 @@ function expectedFiles(image: TestImage, cells: [number, number][]): Record<stri
 }
 
 describe("pull from the distribution registry (client-side partitioning)", () => {
+  test("the plain tag of a reference image as an OCI layout: its whole field flattened, every blob referenced", async () => {
+    const store = await createLayoutStore(join(work, "store-reference-plain"));
+    const dir = join(work, "out-reference-plain");
+    await pullImage(`${registry.host}/field/reference:v1`, { dir, store, format: "oci", client });
+    const blob = async (digest: string) => readFile(join(dir, "blobs", "sha256", digest.slice(7)));
+    const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
+    const manifest = JSON.parse((await blob(index.manifests[0].digest)).toString());
+    const config = JSON.parse((await blob(manifest.config.digest)).toString());
+    const image = images.reference!;
+    expect(manifest.layers.slice(1).map((l: { digest: string }) => l.digest)).toEqual(image.allotments.map((a) => a.layer.digest));
+    expect(config.rootfs.diff_ids.length).toBe(manifest.layers.length);
+    const referenced = [index.manifests[0].digest, manifest.config.digest, ...manifest.layers.map((l: { digest: string }) => l.digest)].map((d) => d.slice(7));
+    expect((await readdir(join(dir, "blobs", "sha256"))).sort()).toEqual([...new Set(referenced)].sort());
+  });
+
   for (const format of ["native", "reference"] as const) {
     test(`${format} field: a partition gives exactly the selected allotments' files`, async () => {
       const store = await createLayoutStore(join(work, `store-${format}`));
