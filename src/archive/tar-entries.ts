@@ -1,20 +1,25 @@
 /** Plans the entries of a deterministic layer tar: sorted paths, every parent directory, normalised modes. */
 
-/** One file to place in a layer: `src` on the host is stored at the absolute, normalised `dst`. */
+/**
+ * One file to place in a layer: `src` on the host is stored at the absolute, normalised `dst`.
+ * With `linkTarget` it is a symbolic link instead, pointing at that text verbatim (size 0).
+ */
 export interface LayerFile {
   src: string;
   dst: string;
   size: number;
   executable: boolean;
+  linkTarget?: string;
 }
 
-/** One tar entry: `path` is relative (no leading "/") and directories end with "/". */
+/** One tar entry: `path` is relative (no leading "/") and directories end with "/"; a symlink carries `linkTarget`. */
 export interface TarEntry {
   path: string;
-  type: "dir" | "file";
+  type: "dir" | "file" | "symlink";
   mode: number;
   size: number;
   src?: string;
+  linkTarget?: string;
 }
 
 /** Thrown when layer files cannot form a valid tar (bad or clashing destination paths). */
@@ -23,9 +28,11 @@ export class TarPlanError extends Error {
 }
 
 const DIR_MODE = 0o755;
+/** What `ln -s` gives on Linux; a link's own mode is ignored when it is followed. */
+const SYMLINK_MODE = 0o777;
 const encoder = new TextEncoder();
 
-/** The entries of a layer holding `files`, sorted by path bytes, each parent directory once (0755), files 0644/0755. */
+/** The entries of a layer holding `files`, sorted by path bytes, each parent directory once (0755), files 0644/0755, symlinks 0777. */
 export function planTarEntries(files: LayerFile[]): TarEntry[] {
   const entries = new Map<string, TarEntry>();
   for (const file of files) {
@@ -36,7 +43,14 @@ export function planTarEntries(files: LayerFile[]): TarEntry[] {
     const existing = entries.get(path);
     if (existing) throw new TarPlanError(`"${file.dst}" is listed twice in one layer`);
     if (entries.has(`${path}/`)) throw new TarPlanError(`"${file.dst}" is both a file and a directory`);
-    entries.set(path, { path, type: "file", mode: file.executable ? 0o755 : 0o644, size: file.size, src: file.src });
+    if (file.linkTarget !== undefined) {
+      if (file.linkTarget === "" || file.linkTarget.includes("\0")) {
+        throw new TarPlanError(`symlink "${file.dst}" has an empty target or one with a NUL byte`);
+      }
+      entries.set(path, { path, type: "symlink", mode: SYMLINK_MODE, size: 0, src: file.src, linkTarget: file.linkTarget });
+    } else {
+      entries.set(path, { path, type: "file", mode: file.executable ? 0o755 : 0o644, size: file.size, src: file.src });
+    }
     let slash = path.lastIndexOf("/");
     while (slash > 0) {
       const dir = path.slice(0, slash + 1);

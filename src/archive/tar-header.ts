@@ -8,6 +8,7 @@ export const TAR_MTIME = 946684800;
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
 const NAME_LEN = 100;
 const PREFIX_LEN = 155;
+const LINK_LEN = 100;
 
 /** The two zero blocks that end every tar archive. */
 export const TAR_END: Uint8Array = new Uint8Array(2 * BLOCK);
@@ -19,17 +20,20 @@ export function tarPadding(size: number): Uint8Array {
   return new Uint8Array((BLOCK - (size % BLOCK)) % BLOCK);
 }
 
-/** The header block(s) of one entry: a PAX extended header first when the path or size does not fit ustar. */
+/** The header block(s) of one entry: a PAX extended header first when the path, link target or size does not fit ustar. */
 export function tarHeader(entry: TarEntry): Uint8Array {
   const path = encoder.encode(entry.path);
   const split = splitUstarPath(path);
   const bigSize = entry.size > MAX_OCTAL_SIZE;
-  const typeflag = entry.type === "dir" ? "5" : "0";
-  const size = entry.type === "dir" ? 0 : entry.size;
-  if (split && !bigSize) return ustarBlock(split.name, split.prefix, entry.mode, size, typeflag);
+  const typeflag = entry.type === "dir" ? "5" : entry.type === "symlink" ? "2" : "0";
+  const size = entry.type === "file" ? entry.size : 0;
+  const link = entry.type === "symlink" ? encoder.encode(entry.linkTarget ?? "") : new Uint8Array(0);
+  const longLink = link.length > LINK_LEN;
+  if (split && !bigSize && !longLink) return ustarBlock(split.name, split.prefix, entry.mode, size, typeflag, link);
 
   const records: string[] = [];
   if (!split) records.push(paxRecord("path", entry.path));
+  if (longLink) records.push(paxRecord("linkpath", entry.linkTarget!));
   if (bigSize) records.push(paxRecord("size", String(size)));
   const paxData = encoder.encode(records.join(""));
   // Readers that ignore PAX still get a usable (truncated) name; the PAX header's own name is fixed so output stays deterministic.
@@ -37,9 +41,9 @@ export function tarHeader(entry: TarEntry): Uint8Array {
   const paxName = encoder.encode("PaxHeaders/");
   const paxHeaderName = concat(paxName, truncateUtf8(lastComponent(path), NAME_LEN - paxName.length));
   const out = new Uint8Array(BLOCK + paxData.length + tarPadding(paxData.length).length + BLOCK);
-  out.set(ustarBlock(paxHeaderName, new Uint8Array(0), 0o644, paxData.length, "x"), 0);
+  out.set(ustarBlock(paxHeaderName, new Uint8Array(0), 0o644, paxData.length, "x", new Uint8Array(0)), 0);
   out.set(paxData, BLOCK);
-  out.set(ustarBlock(fallback.name, fallback.prefix, entry.mode, size, typeflag), out.length - BLOCK);
+  out.set(ustarBlock(fallback.name, fallback.prefix, entry.mode, size, typeflag, truncateUtf8(link, LINK_LEN)), out.length - BLOCK);
   return out;
 }
 
@@ -68,7 +72,7 @@ const TEMPLATE = (() => {
   return b;
 })();
 
-function ustarBlock(name: Uint8Array, prefix: Uint8Array, mode: number, size: number, typeflag: string): Uint8Array {
+function ustarBlock(name: Uint8Array, prefix: Uint8Array, mode: number, size: number, typeflag: string, linkname: Uint8Array): Uint8Array {
   const b = new Uint8Array(BLOCK);
   b.set(TEMPLATE);
   b.set(name, 0);
@@ -77,6 +81,7 @@ function ustarBlock(name: Uint8Array, prefix: Uint8Array, mode: number, size: nu
   else writeOctal(b, 124, 12, size);
   b.fill(0x20, 148, 156); // the checksum is computed with its own field as spaces
   b[156] = typeflag.charCodeAt(0);
+  b.set(linkname, 157);
   b.set(prefix, 345);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i]!;
