@@ -25,6 +25,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("--jobs <n>", "Allotments built in parallel (default: number of cores)")
       .option("--no-cache", "Rebuild every allotment")
       .option("--allow-outside-context", "Let sources (and links they follow) lie outside the descriptor's folder")
+      .option("--allow-outside-context", "Let sources (and links they follow) lie outside the descriptor's folder")
       .option("--store <dir>", storeHelp)
       .option(quietFlag, "Print nothing but errors")
       .option("--json", "Print one JSON event per line on stdout")

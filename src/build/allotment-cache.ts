@@ -1,7 +1,8 @@
 /**
  * The allotment cache. Its key covers what decides an allotment's bytes: each file's
  * dst, mode, and source identity (device, inode, size, mtime, ctime, mode: the stat
- * cache, so an unchanged source is never re-read), plus the compression asked for. A hit
+ * cache, so an unchanged source is never re-read), a stored symlink's target, plus the
+ * compression asked for. A hit
  * is trusted only when its blob is still in the store with the recorded size.
  */
 import { readFileSync, statSync } from "node:fs";
@@ -15,8 +16,8 @@ import { isObject } from "../oci/json.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import type { SourceFile } from "./sources.ts";
 
-/** Bump when the layer bytes for the same inputs would change (tar writer, compression). */
-const CACHE_VERSION = 1;
+/** Bump when the layer bytes for the same inputs would change (tar writer, compression). 2: symlinks stored as links. */
+const CACHE_VERSION = 2;
 
 /** A built allotment layer as the cache remembers it. */
 export interface CachedLayer {
@@ -39,7 +40,7 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
   const tmpDir = join(store.stateDir, "tmp");
   return {
     keyFor(files, compression) {
-      const identity = files.map((f) => [f.dst, f.executable ? 1 : 0, f.src, f.statKey]);
+      const identity = files.map((f) => [f.dst, f.executable ? 1 : 0, f.src, f.statKey, f.linkTarget ?? null]);
       return sha256Bytes(JSON.stringify([CACHE_VERSION, compression, identity])).slice(7);
     },
     async get(key) {

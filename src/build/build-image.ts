@@ -11,7 +11,7 @@ import type { LoadedImage, PlatformImage } from "../content/image-graph.ts";
 import { type AllotmentSpec, parseFieldDescriptor } from "../field/descriptor-file.ts";
 import { type Allotment, compareCells } from "../field/field.ts";
 import { composeNative } from "../field/native-format.ts";
-import { composeReference, toReferenceFieldBytes } from "../field/reference-format.ts";
+import { composeReference, MAX_FIELD_BLOB_BYTES, toReferenceFieldBytes } from "../field/reference-format.ts";
 import { layerCountWarning } from "../field/partition.ts";
 import { type LayerFile, planTarEntries } from "../archive/tar-entries.ts";
 import type { Compression } from "../archive/compress.ts";
@@ -20,11 +20,13 @@ import { sha256Bytes } from "../hash/sha256.ts";
 import { Annotation, TDFS_FORMAT_VERSION } from "../oci/annotations.ts";
 import type { ImageConfig } from "../oci/config.ts";
 import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../oci/descriptor.ts";
-import type { ImageIndex } from "../oci/manifest.ts";
+import { type ImageIndex, MAX_MANIFEST_BYTES } from "../oci/manifest.ts";
 import { MediaType, ociLayerMediaType } from "../oci/media-types.ts";
 import { type CachedLayer, createAllotmentCache } from "./allotment-cache.ts";
 import { runBounded } from "../util/run-bounded.ts";
 import { type ResolvedAllotment, resolveSources } from "./sources.ts";
+import { checkDocumentSizes, type DocumentSize } from "./size-limits.ts";
+import type { Digest } from "../oci/digest.ts";
 
 /** What a build produces events about (the CLI renders them). */
 export type BuildEvent =
@@ -52,6 +54,8 @@ export interface BuildOptions {
   platforms?: Platform[];
   jobs: number;
   noCache: boolean;
+  /** Read sources outside the descriptor's folder too (`--allow-outside-context`). */
+  allowOutsideContext?: boolean;
   /** Timestamp written to configs and history; fixed so builds are reproducible. */
   created?: string;
   onEvent?: (event: BuildEvent) => void;
@@ -75,7 +79,10 @@ export function defaultCreated(): string {
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024 * 1024;
 
 /** Reads and validates a 2dfs.json, then resolves its sources (no writes). */
-export async function planBuild(descriptorPath: string): Promise<{ resolved: ResolvedAllotment[]; warnings: string[] }> {
+export async function planBuild(
+  descriptorPath: string,
+  opts: { allowOutsideContext?: boolean } = {},
+): Promise<{ resolved: ResolvedAllotment[]; warnings: string[] }> {
   const path = resolve(descriptorPath);
   // Synchronous, like the source stats after it: a rebuild with nothing to do never starts Bun's
   // fs thread pool.
@@ -90,16 +97,21 @@ export async function planBuild(descriptorPath: string): Promise<{ resolved: Res
     throw new Error(`cannot read ${descriptorPath}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { cause });
   }
   const { allotments, warnings } = parseFieldDescriptor(text, descriptorPath);
-  return { resolved: await resolveSources(allotments, dirname(path), descriptorPath), warnings };
+  const resolved = await resolveSources(allotments, dirname(path), { fileName: descriptorPath, allowOutsideContext: opts.allowOutsideContext });
+  return { resolved, warnings };
 }
 
 /** Builds the image and names it in the store. */
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
-  const { resolved, warnings } = await planBuild(opts.descriptorPath);
+  const { resolved, warnings } = await planBuild(opts.descriptorPath, { allowOutsideContext: opts.allowOutsideContext });
   for (const message of warnings) emit({ type: "warning", message });
   const created = opts.created ?? defaultCreated();
   const platforms = selectPlatforms(opts.base, opts.platforms, created);
+  // Sized with placeholder layers (sizes 0, the shortest media type): a lower bound, known
+  // before a single layer is written.
+  const placeholderType = ociLayerMediaType(opts.compression === "auto" ? "none" : opts.compression);
+  checkSizes(platforms, resolved.map(({ spec, files }) => toAllotment(spec, files, { digest: ZERO, diffId: ZERO, size: 0, mediaType: placeholderType })), opts, created, true);
   const layerWarning = layerCountWarning(resolved.length + Math.max(0, ...platforms.map((p) => p.image?.manifest.layers.length ?? 0)));
   if (layerWarning) emit({ type: "warning", message: layerWarning });
   emit({
@@ -141,25 +153,12 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   });
   const allotments = layers.sort(compareCells);
 
+  // Now with the real sizes and media types; only layer blobs, which no image names yet, are stored.
+  const composed = checkSizes(platforms, allotments, opts, created, false);
   const children: Descriptor[] = [];
-  const fieldDescriptor = opts.format === "reference" ? await putReferenceField(opts.store, allotments) : undefined;
-  for (const platform of platforms) {
-    const base = platform.image ? { manifest: platform.image.manifest, config: platform.image.config } : { config: platform.config };
-    let manifestBytes: Uint8Array;
-    let configBytes: Uint8Array;
-    if (fieldDescriptor) {
-      const out = composeReference(
-        platform.image ? { ...base, configDescriptor: platform.image.manifest.config } : base,
-        fieldDescriptor,
-        { sha256: sha256Bytes },
-      );
-      manifestBytes = out.manifestBytes;
-      configBytes = out.configBytes;
-    } else {
-      const out = composeNative(base, allotments, { created, describe: describeAllotment, sha256: sha256Bytes });
-      manifestBytes = out.manifestBytes;
-      configBytes = out.configBytes;
-    }
+  if (composed.fieldBytes) await opts.store.putBlob(composed.fieldBytes);
+  for (const [i, platform] of platforms.entries()) {
+    const { manifestBytes, configBytes } = composed.platforms[i]!;
     await opts.store.putBlob(configBytes);
     const { digest, size } = await opts.store.putBlob(manifestBytes);
     children.push({ mediaType: MediaType.ociManifest, digest, size, platform: platform.platform, ...childAnnotations(platform) });
@@ -215,7 +214,9 @@ async function writeAllotmentLayer(
   compression: BuildOptions["compression"],
   files: ResolvedAllotment["files"],
 ): Promise<CachedLayer> {
-  const entries = planTarEntries(files.map((f): LayerFile => ({ src: f.src, dst: f.dst, size: f.size, executable: f.executable })));
+  const entries = planTarEntries(
+    files.map((f): LayerFile => ({ src: f.src, dst: f.dst, size: f.size, executable: f.executable, ...(f.linkTarget !== undefined ? { linkTarget: f.linkTarget } : {}) })),
+  );
   const outPath = await store.tempPath("layer");
   try {
     const result = await pool.writeLayer({ entries, compression, outPath });
@@ -243,10 +244,53 @@ function describeAllotment(a: Allotment): string {
   return `2dfs allotment ${a.row}.${a.col}: ${shown}${dsts.length > 3 ? ` (+${dsts.length - 3} more)` : ""}`;
 }
 
-async function putReferenceField(store: LayoutStore, allotments: Allotment[]): Promise<Descriptor> {
-  const bytes = toReferenceFieldBytes(allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, diffId: a.diffId })));
-  const { digest, size } = await store.putBlob(bytes);
-  return { mediaType: MediaType.tdfsField, digest, size };
+const ZERO = `sha256:${"0".repeat(64)}` as Digest;
+
+interface ComposedPlatform {
+  manifestBytes: Uint8Array;
+  configBytes: Uint8Array;
+}
+
+function composePlatform(platform: BuildPlatform, allotments: Allotment[], field: Descriptor | undefined, created: string): ComposedPlatform {
+  const base = platform.image ? { manifest: platform.image.manifest, config: platform.image.config } : { config: platform.config };
+  if (field) {
+    return composeReference(platform.image ? { ...base, configDescriptor: platform.image.manifest.config } : base, field, { sha256: sha256Bytes });
+  }
+  return composeNative(base, allotments, { created, describe: describeAllotment, sha256: sha256Bytes });
+}
+
+function toFieldBytes(allotments: Allotment[]): Uint8Array {
+  return toReferenceFieldBytes(allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, diffId: a.diffId })));
+}
+
+/**
+ * Composes every platform's documents and refuses the build when one is over what readers
+ * accept (size-limits.ts). `atLeast`: the allotments carry placeholder layers.
+ */
+function checkSizes(
+  platforms: BuildPlatform[],
+  allotments: Allotment[],
+  opts: BuildOptions,
+  created: string,
+  atLeast: boolean,
+): { platforms: ComposedPlatform[]; fieldBytes?: Uint8Array } {
+  const fieldBytes = opts.format === "reference" ? toFieldBytes(allotments) : undefined;
+  const field = (bytes: Uint8Array | undefined): Descriptor | undefined =>
+    bytes ? { mediaType: MediaType.tdfsField, digest: sha256Bytes(bytes), size: bytes.byteLength } : undefined;
+  const docs: DocumentSize[] = [];
+  const emptyField = fieldBytes ? toFieldBytes([]) : undefined;
+  if (fieldBytes) docs.push({ name: "field blob", bytes: fieldBytes.byteLength, empty: emptyField!.byteLength, limit: MAX_FIELD_BLOB_BYTES });
+  const composed = platforms.map((platform) => {
+    const full = composePlatform(platform, allotments, field(fieldBytes), created);
+    const empty = composePlatform(platform, [], field(emptyField), created);
+    docs.push(
+      { name: "manifest", bytes: full.manifestBytes.byteLength, empty: empty.manifestBytes.byteLength, limit: MAX_MANIFEST_BYTES },
+      { name: "config", bytes: full.configBytes.byteLength, empty: empty.configBytes.byteLength, limit: MAX_MANIFEST_BYTES },
+    );
+    return full;
+  });
+  checkDocumentSizes(docs, allotments.length, atLeast);
+  return { platforms: composed, ...(fieldBytes ? { fieldBytes } : {}) };
 }
 
 function childAnnotations(platform: BuildPlatform): { annotations?: Record<string, string> } {

@@ -2,18 +2,28 @@
  * Resolves the `src` of each allotment to concrete files: paths are relative to the
  * descriptor's own folder (not the working directory), a directory is added recursively,
  * and a glob pattern adds every file it matches.
+ *
+ * The descriptor's folder is the build context: by default nothing outside it is read, judged
+ * after every symlink is resolved, so neither `../x`, an absolute path, a glob like `../../*`
+ * nor a link to /etc/passwd can put host files into a layer. Inside a directory source a
+ * symlink whose target stays in that directory is stored as a symlink (it works the same in
+ * the image); one that leaves the directory is followed and its file copied, as long as the
+ * file is in the context. `allowOutsideContext` lifts the context rule, nothing else.
  */
-import { statSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { AllotmentSpec } from "../field/descriptor-file.ts";
 
-/** One source file and where it lands in the image. */
+/** One source file (or symlink) and where it lands in the image. */
 export interface SourceFile {
+  /** The host file read for the content: symlinks named or followed are resolved already. For a stored symlink, the link itself. */
   src: string;
   dst: string;
   size: number;
   executable: boolean;
+  /** Set for a symlink stored as a symlink: its target, verbatim. */
+  linkTarget?: string;
   /** Identity for the stat cache: an unchanged tuple means unchanged content. */
   statKey: string;
 }
@@ -29,19 +39,39 @@ export class SourceError extends Error {
   override name = "SourceError";
 }
 
+/** How sources are resolved. */
+export interface SourceOptions {
+  /** The descriptor's name as the user gave it, for messages. */
+  fileName?: string;
+  /** Read sources wherever they are (`--allow-outside-context`). */
+  allowOutsideContext?: boolean;
+}
+
+/** The flag named in every "outside the context" error. */
+export const ALLOW_OUTSIDE_FLAG = "--allow-outside-context";
+
 const GLOB_CHARS = /[*?[\]{}]/;
 
+interface Context {
+  /** The descriptor's folder, symlinks resolved. */
+  root: string;
+  allowOutside: boolean;
+  where: string;
+}
+
 /** Resolves every allotment's sources and checks that no two files land on one path. */
-export async function resolveSources(allotments: AllotmentSpec[], baseDir: string, fileName = "2dfs.json"): Promise<ResolvedAllotment[]> {
-  const entryName = (spec: AllotmentSpec) => `${fileName} ${describeEntry(spec)}`;
+export async function resolveSources(allotments: AllotmentSpec[], baseDir: string, opts: SourceOptions = {}): Promise<ResolvedAllotment[]> {
+  const fileName = opts.fileName ?? "2dfs.json";
+  const root = realpathSync(baseDir);
   const resolved: ResolvedAllotment[] = [];
   const owners = new Map<string, string>();
   for (const spec of allotments) {
+    const ctx: Context = { root, allowOutside: opts.allowOutsideContext === true, where: `${fileName} ${describeEntry(spec)}` };
     const files: SourceFile[] = [];
     for (let i = 0; i < spec.src.length; i++) {
-      const found = await expandSource(spec, spec.src[i]!, spec.dst[i]!, baseDir, entryName);
+      const found = await expandSource(spec.src[i]!, spec.dst[i]!, baseDir, ctx);
       for (const file of found) {
-        const where = `${entryName(spec)} (${file.src})`;
+        const where = `${ctx.where} (${file.src})`;
         const previous = owners.get(file.dst);
         if (previous) throw new SourceError(`${where} and ${previous} both write ${file.dst}`);
         owners.set(file.dst, where);
@@ -59,43 +89,51 @@ export function describeEntry(spec: AllotmentSpec): string {
   return `entry ${spec.entry} (row ${spec.row}, col ${spec.col})`;
 }
 
-async function expandSource(
-  spec: AllotmentSpec,
-  src: string,
-  dst: string,
-  baseDir: string,
-  entryName: (spec: AllotmentSpec) => string,
-): Promise<SourceFile[]> {
+async function expandSource(src: string, dst: string, baseDir: string, ctx: Context): Promise<SourceFile[]> {
   const dstIsDir = dst.endsWith("/");
   const dstBase = dstIsDir ? dst.slice(0, -1) : dst;
   if (GLOB_CHARS.test(src)) {
-    const matches = await expandGlob(src, baseDir);
-    if (matches.length === 0) throw new SourceError(`${entryName(spec)}: pattern "${src}" matches no file in ${baseDir}`);
+    const matches = await expandGlob(src, baseDir, ctx);
+    if (matches.length === 0) throw new SourceError(`${ctx.where}: pattern "${src}" matches no file in ${baseDir}`);
     if (!dstIsDir && matches.length > 1) {
-      throw new SourceError(`${entryName(spec)}: pattern "${src}" matches ${matches.length} files, so dst "${dst}" must end with "/"`);
+      throw new SourceError(`${ctx.where}: pattern "${src}" matches ${matches.length} files, so dst "${dst}" must end with "/"`);
     }
-    return Promise.all(
-      matches.map(({ path, rel }) => describeFile(path, dstIsDir ? joinDst(dstBase, rel) : dst, entryName(spec), src)),
-    );
+    return matches.map(({ real, rel }) => describeFile(real, dstIsDir ? joinDst(dstBase, rel) : dst, ctx.where));
   }
   const path = isAbsolute(src) ? src : resolve(baseDir, src);
   const info = statSync(path, { throwIfNoEntry: false });
-  if (!info) throw new SourceError(`${entryName(spec)}: source "${src}" not found (looked for ${path})`);
+  if (!info) throw new SourceError(`${ctx.where}: source "${src}" not found (looked for ${path})`);
+  const real = realpathSync(path);
+  confine(real, `source "${src}"`, ctx);
   if (info.isDirectory()) {
-    const files = await walk(path);
-    if (files.length === 0) throw new SourceError(`${entryName(spec)}: directory "${src}" contains no files`);
-    return Promise.all(files.map((f) => describeFile(f, joinDst(dstBase, relative(path, f)), entryName(spec), src)));
+    const files = await walk(real, real, dstBase, ctx);
+    if (files.length === 0) throw new SourceError(`${ctx.where}: directory "${src}" contains no files`);
+    return files;
   }
-  if (!info.isFile()) throw new SourceError(`${entryName(spec)}: source "${src}" is not a regular file or directory`);
+  if (!info.isFile()) throw new SourceError(`${ctx.where}: source "${src}" is not a regular file or directory`);
+  // The name as written lands in a directory dst, not the name of what a link points at.
   const target = dstIsDir ? joinDst(dstBase, path.slice(path.lastIndexOf(sep) + 1)) : dst;
-  return [await describeFile(path, target, entryName(spec), src)];
+  return [describeFile(real, target, ctx.where)];
 }
 
-async function describeFile(path: string, dst: string, where: string, src: string): Promise<SourceFile> {
+/** Refuses a resolved host path outside the context, unless that is allowed. */
+function confine(real: string, subject: string, ctx: Context, verb = "resolves to"): void {
+  if (ctx.allowOutside || isInside(real, ctx.root)) return;
+  throw new SourceError(
+    `${ctx.where}: ${subject} ${verb} ${real}, outside the build context ${ctx.root} (the descriptor's folder); move it inside or pass ${ALLOW_OUTSIDE_FLAG}`,
+  );
+}
+
+function isInside(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+function describeFile(path: string, dst: string, where: string): SourceFile {
   // Synchronous on purpose: a stat is ~2 us, while each await of the async one costs a
   // thread-pool round trip, and a rebuild with nothing changed is mostly stats.
   const info = statSync(path, { bigint: true, throwIfNoEntry: false });
-  if (!info) throw new SourceError(`${where}: source "${src}" not found (looked for ${path})`);
+  if (!info) throw new SourceError(`${where}: source "${path}" not found`);
   if (!info.isFile()) throw new SourceError(`${where}: "${path}" is not a regular file`);
   return {
     src: path,
@@ -110,23 +148,59 @@ function joinDst(base: string, rel: string): string {
   return `${base}/${rel.split(sep).join("/")}`;
 }
 
-// Depth-first listing of regular files (symlinks to files are followed; to directories, not).
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
+/**
+ * Depth-first listing of the directory source `top` (a real path) below `dir`: regular files,
+ * and each symlink either stored as a link (target inside `top`) or followed to its file.
+ */
+async function walk(top: string, dir: string, dstBase: string, ctx: Context): Promise<SourceFile[]> {
+  const out: SourceFile[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path)));
-    else if (entry.isFile()) out.push(path);
-    else if (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isFile()) out.push(path);
+    const dst = joinDst(dstBase, relative(top, path));
+    if (entry.isDirectory()) out.push(...(await walk(top, path, dstBase, ctx)));
+    else if (entry.isFile()) out.push(describeFile(path, dst, ctx.where));
+    else if (entry.isSymbolicLink()) out.push(describeLink(top, path, dst, ctx));
   }
   return out;
 }
 
-// Matches relative to the descriptor folder; a match lands at dst + its path below the
-// pattern's fixed prefix (`data/**/*.bin` -> dst/<below data/>).
-async function expandGlob(pattern: string, baseDir: string): Promise<{ path: string; rel: string }[]> {
+function describeLink(top: string, path: string, dst: string, ctx: Context): SourceFile {
+  const target = readlinkSync(path);
+  const real = tryRealpath(path);
+  const shown = `symlink ${path} -> "${target}"`;
+  // Judged both by its text and by where the host resolves it, so a chain of links that
+  // wanders out and back in is not stored as if it stayed inside.
+  const staysInside = !isAbsolute(target) && isInside(resolve(dirname(path), target), top) && (real === undefined || isInside(real, top));
+  if (staysInside) {
+    const info = lstatSync(path, { bigint: true });
+    return { src: path, dst, size: 0, executable: false, linkTarget: target, statKey: ["link", info.dev, info.ino, info.ctimeNs, target].join(":") };
+  }
+  // Out of the directory it would dangle in the image: the file it names is copied instead.
+  if (real === undefined) throw new SourceError(`${ctx.where}: ${shown} leaves the directory and points to nothing`);
+  confine(real, shown, ctx);
+  const info = statSync(real, { throwIfNoEntry: false });
+  if (!info?.isFile()) {
+    throw new SourceError(`${ctx.where}: ${shown} leaves the directory for something that is not a regular file; name that folder as a src of its own`);
+  }
+  return describeFile(real, dst, ctx.where);
+}
+
+function tryRealpath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined; // dangling, or a loop
+  }
+}
+
+/**
+ * Matches relative to the descriptor folder; a match lands at dst + its path below the
+ * pattern's fixed prefix (`data/**\/*.bin` -> dst/<below data/>). A matched symlink is followed
+ * like a named source; one to a directory is skipped like a directory.
+ */
+async function expandGlob(pattern: string, baseDir: string, ctx: Context): Promise<{ real: string; rel: string }[]> {
   const parts = pattern.split("/");
   const fixed: string[] = [];
   for (const part of parts) {
@@ -135,12 +209,25 @@ async function expandGlob(pattern: string, baseDir: string): Promise<{ path: str
   }
   const root = resolve(baseDir, fixed.join("/") || ".");
   const rest = parts.slice(fixed.length).join("/");
+  const out: { real: string; rel: string }[] = [];
+  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) return out;
+  const realRoot = realpathSync(root);
+  confine(realRoot, `pattern "${pattern}"`, ctx, "searches");
   const glob = new Bun.Glob(rest);
-  const out: { path: string; rel: string }[] = [];
-  const exists = await stat(root).catch(() => undefined);
-  if (!exists?.isDirectory()) return out;
-  for await (const rel of glob.scan({ cwd: root, onlyFiles: true, dot: false, followSymlinks: false })) {
-    out.push({ path: join(root, rel), rel });
+  for await (const rel of glob.scan({ cwd: realRoot, onlyFiles: false, dot: false, followSymlinks: false })) {
+    const path = join(realRoot, rel);
+    const info = lstatSync(path, { throwIfNoEntry: false });
+    if (!info || info.isDirectory()) continue;
+    if (info.isFile()) {
+      confine(path, `pattern "${pattern}" matches ${path}, which`, ctx, "is");
+      out.push({ real: path, rel });
+      continue;
+    }
+    if (!info.isSymbolicLink()) continue;
+    const real = tryRealpath(path);
+    if (real === undefined) throw new SourceError(`${ctx.where}: pattern "${pattern}" matches the symlink ${path}, which points to nothing`);
+    confine(real, `pattern "${pattern}" matches the symlink ${path}, which`, ctx);
+    if (statSync(real).isFile()) out.push({ real, rel });
   }
   out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return out;

@@ -20,6 +20,7 @@ export interface BuildFlags extends OutputFlags {
   platform?: string | string[];
   jobs?: number | string;
   cache?: boolean;
+  allowOutsideContext?: boolean;
   store?: string;
 }
 
@@ -58,6 +59,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
       platforms: platforms.length ? platforms : undefined,
       jobs,
       noCache: flags.cache === false,
+      allowOutsideContext: flags.allowOutsideContext === true,
       onEvent(event: BuildEvent) {
         reporter.event(event);
         if (event.type === "warning") reporter.warn(event.message);

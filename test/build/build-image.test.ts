@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type BuildEvent, buildImage } from "../../src/build/build-image.ts";
 import { loadImage } from "../../src/content/image-graph.ts";
 import { createLayoutStore, type LayoutStore } from "../../src/content/layout-store.ts";
 import { readNativeField } from "../../src/field/native-format.ts";
+import { indexUncompressedTar } from "../../src/archive/tar-index.ts";
 import { createWorkerPool, type WorkerPool } from "../../src/hash/pool.ts";
 import { makeTempDir, seededBytes, writeTree } from "../support/temp.ts";
 
@@ -25,10 +26,10 @@ async function fixture(count: number, size = 4096): Promise<{ dir: string; store
   const files: Record<string, Uint8Array | string> = {};
   const allotments = [];
   for (let i = 0; i < count; i++) {
-    files[`src/split${i}.bin`] = seededBytes(size, i + 1);
+    files[`ctx/src/split${i}.bin`] = seededBytes(size, i + 1);
     allotments.push({ src: `./src/split${i}.bin`, dst: `/model/split${i}.bin`, row: Math.floor(i / 10), col: i % 10 });
   }
-  files["ctx/2dfs.json"] = JSON.stringify({ allotments: allotments.map((a) => ({ ...a, src: `.${a.src}` })) });
+  files["ctx/2dfs.json"] = JSON.stringify({ allotments });
   await writeTree(dir, files);
   const store = await createLayoutStore(join(dir, "store"));
   return { dir, store };
@@ -64,7 +65,7 @@ describe("buildImage", () => {
     const { dir, store } = await fixture(50);
     const first = await build(store, dir);
     expect(first.events.filter((e) => e.status === "built")).toHaveLength(50);
-    await writeFile(join(dir, "src", "split17.bin"), seededBytes(4096, 999));
+    await writeFile(join(dir, "ctx", "src", "split17.bin"), seededBytes(4096, 999));
     const second = await build(store, dir);
     const rebuilt = second.events.filter((e) => e.status === "built");
     expect(rebuilt.map((e) => `${e.row}.${e.col}`)).toEqual(["1.7"]);
@@ -131,7 +132,7 @@ describe("buildImage", () => {
 
   test("gzip and zstd layers decompress to the same tar (same diff_id) as the uncompressed one", async () => {
     const { dir, store } = await fixture(1, 64 * 1024);
-    await writeFile(join(dir, "src", "split0.bin"), "text ".repeat(20000));
+    await writeFile(join(dir, "ctx", "src", "split0.bin"), "text ".repeat(20000));
     const none = await build(store, dir, { compression: "none" });
     const gzip = await build(store, dir, { compression: "gzip" });
     const zstd = await build(store, dir, { compression: "zstd" });
@@ -145,7 +146,7 @@ describe("buildImage", () => {
 
   test("auto compresses text and leaves noise uncompressed", async () => {
     const { dir, store } = await fixture(2, 256 * 1024);
-    await writeFile(join(dir, "src", "split1.bin"), "a line of text\n".repeat(20000));
+    await writeFile(join(dir, "ctx", "src", "split1.bin"), "a line of text\n".repeat(20000));
     const { result } = await build(store, dir, { compression: "auto" });
     const [noise, text] = result.allotments;
     expect(noise!.layer.mediaType).toBe("application/vnd.oci.image.layer.v1.tar");
@@ -165,5 +166,61 @@ describe("buildImage", () => {
       result.allotments.map((a) => a.layer.digest.slice(7)),
     );
     expect(image.platforms[0]!.config.rootfs.diff_ids).toHaveLength(0);
+  });
+
+  test("a symlink in a directory source is a symlink entry (target verbatim) in the layer, and its target is part of the cache key", async () => {
+    const { dir, store } = await fixture(0);
+    await writeTree(dir, { "ctx/data/v1/w.bin": "one", "ctx/data/v2/w.bin": "two", "ctx/2dfs.json": JSON.stringify({ allotments: [{ src: "data", dst: "/m/", row: 0, col: 0 }] }) });
+    await symlink("v1/w.bin", join(dir, "ctx/data/current"));
+    const first = await build(store, dir);
+    const entries = await indexUncompressedTar(store.blobPath(first.result.allotments[0]!.layer.digest));
+    expect(entries.map((e) => [e.name, e.type, e.linkname ?? "", e.mode, e.size])).toEqual([
+      ["m/", "directory", "", 0o755, 0],
+      ["m/current", "symlink", "v1/w.bin", 0o777, 0],
+      ["m/v1/", "directory", "", 0o755, 0],
+      ["m/v1/w.bin", "file", "", 0o644, 3],
+      ["m/v2/", "directory", "", 0o755, 0],
+      ["m/v2/w.bin", "file", "", 0o644, 3],
+    ]);
+    // Same inputs elsewhere: same digest (the link's own inode and times do not leak into the layer).
+    const other = await fixture(0);
+    await writeTree(other.dir, { "ctx/data/v1/w.bin": "one", "ctx/data/v2/w.bin": "two", "ctx/2dfs.json": JSON.stringify({ allotments: [{ src: "data", dst: "/m/", row: 0, col: 0 }] }) });
+    await symlink("v1/w.bin", join(other.dir, "ctx/data/current"));
+    expect((await build(other.store, other.dir)).result.descriptor.digest).toBe(first.result.descriptor.digest);
+    // Re-pointing the link rebuilds the allotment.
+    await rm(join(dir, "ctx/data/current"));
+    await symlink("v2/w.bin", join(dir, "ctx/data/current"));
+    const second = await build(store, dir);
+    expect(second.events.map((e) => e.status)).toEqual(["built"]);
+    const again = await indexUncompressedTar(store.blobPath(second.result.allotments[0]!.layer.digest));
+    expect(again.find((e) => e.name === "m/current")?.linkname).toBe("v2/w.bin");
+  });
+
+  test("a field whose manifest would pass 4 MiB is refused before anything is written", async () => {
+    const { dir, store } = await fixture(0);
+    const allotments = Array.from({ length: 20_000 }, (_, i) => ({ src: "e", dst: `/f/${i}`, row: Math.floor(i / 1000), col: i % 1000 }));
+    await writeTree(dir, { "ctx/e": "", "ctx/2dfs.json": JSON.stringify({ allotments }) });
+    const blobsBefore = await readdir(join(dir, "store", "blobs", "sha256"));
+    const indexBefore = await readFile(join(dir, "store", "index.json"), "utf8");
+    const failing: WorkerPool = {
+      writeLayer: () => Promise.reject(new Error("a layer was written")),
+      hashFile: () => Promise.reject(new Error("a file was hashed")),
+      close: async () => {},
+    };
+    const attempt = build(store, dir, { pool: failing });
+    await expect(attempt).rejects.toThrow(
+      /manifest would be at least \d+ bytes for 20000 allotments .*over the 4 MiB \(4194304 byte\) limit.*about 18\d{3} allotments fit: split the field into several images or group files into fewer allotments/,
+    );
+    expect(await readdir(join(dir, "store", "blobs", "sha256"))).toEqual(blobsBefore);
+    expect(await readFile(join(dir, "store", "index.json"), "utf8")).toBe(indexBefore);
+  });
+
+  test("a reference field blob over 16 MiB is refused the same way", async () => {
+    const { dir, store } = await fixture(0);
+    // Sparse cells make the reference blob large (it pads every row with placeholders) while the manifest stays small.
+    const allotments = Array.from({ length: 10 }, (_, i) => ({ src: "e", dst: `/f/${i}`, row: i, col: 40_000 }));
+    await writeTree(dir, { "ctx/e": "", "ctx/2dfs.json": JSON.stringify({ allotments }) });
+    await expect(build(store, dir, { format: "reference" })).rejects.toThrow(/field blob would be at least \d+ bytes .*16 MiB.*about \d+ allotments fit/);
+    expect(await readdir(join(dir, "store", "blobs", "sha256"))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cliCommand, run2dfs } from "../support/cli.ts";
 import { makeTempDir, seededBytes, writeTree } from "../support/temp.ts";
@@ -129,3 +129,60 @@ describe("2dfs build output", () => {
     expect(output).toMatch(/built good:v1 sha256:[0-9a-f]{64}/);
   });
 });
+
+describe("2dfs build reads nothing outside the descriptor's folder", () => {
+  // The descriptors sit in ctx/; a.bin and b.txt are one level up, outside it.
+  const ctxCases: [string, unknown, RegExp][] = [
+    ["a relative path that climbs out", "../a.bin", /source "\.\.\/a\.bin" resolves to \/.*\/a\.bin, outside the build context/],
+    ["an absolute path outside", "/etc/passwd", /source "\/etc\/passwd" resolves to \/etc\/passwd, outside the build context/],
+    ["a glob that searches outside", "../../*", /pattern "\.\.\/\.\.\/\*" searches \/.*, outside the build context/],
+    ["a symlink to /etc/passwd in a source folder", "leaky", /symlink .*leaky\/pw -> "\/etc\/passwd" resolves to \/etc\/passwd, outside the build context/],
+  ];
+  beforeAll(async () => {
+    await writeTree(dir, { "ctx/leaky/ok.txt": "ok\n", "ctx/inside.txt": "in\n" });
+    await symlink("/etc/passwd", join(dir, "ctx/leaky/pw"));
+  });
+
+  for (const [name, src, message] of ctxCases) {
+    test(`${name}: exit 1, the entry and --allow-outside-context named, no image`, async () => {
+      const path = join(dir, "ctx", `${name.replace(/\W+/g, "-")}.json`);
+      await writeFile(path, JSON.stringify({ allotments: [{ src, dst: "/x/", row: 0, col: 0 }] }));
+      const indexBefore = await readFile(join(store(), "index.json"), "utf8");
+      const out = await run2dfs(["build", "-t", "outside:v1", "-f", path, "--store", store()]);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toMatch(/^error: .*entry 0 \(row 0, col 0\): /);
+      expect(out.stderr).toMatch(message);
+      expect(out.stderr).toContain("pass --allow-outside-context");
+      expect(await readFile(join(store(), "index.json"), "utf8")).toBe(indexBefore);
+    });
+  }
+
+  test("--allow-outside-context opts out", async () => {
+    const path = join(dir, "ctx", "opt-out.json");
+    await writeFile(path, JSON.stringify({ allotments: [{ src: "../b.txt", dst: "/b.txt", row: 0, col: 0 }] }));
+    const out = await run2dfs(["build", "-t", "outside:v1", "-f", path, "--store", store(), "--quiet", "--allow-outside-context"]);
+    expect(out.stderr).toBe("");
+    expect(out.code).toBe(0);
+  });
+});
+
+describe("2dfs build refuses a field its manifest cannot describe", () => {
+  test("20,000 allotments (a manifest over 4 MiB): exit 1 with the limit, how many fit and the remedy; nothing written", async () => {
+    const allotments = Array.from({ length: 20_000 }, (_, i) => ({ src: "e", dst: `/f/${i}`, row: Math.floor(i / 1000), col: i % 1000 }));
+    await writeTree(dir, { "many/e": "", "many/2dfs.json": JSON.stringify({ allotments }) });
+    const indexBefore = await readFile(join(store(), "index.json"), "utf8");
+    const blobsBefore = await readdir(join(store(), "blobs", "sha256"));
+    const started = performance.now();
+    const out = await run2dfs(["build", "-t", "many:v1", "-f", join(dir, "many", "2dfs.json"), "--store", store()]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(
+      /^error: the image's manifest would be at least \d+ bytes for 20000 allotments \(about \d+ bytes each\), over the 4 MiB \(4194304 byte\) limit that 2dfs and registries apply to a manifest; about 18\d{3} allotments fit: split the field into several images or group files into fewer allotments$/m,
+    );
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(await readFile(join(store(), "index.json"), "utf8")).toBe(indexBefore);
+    expect(await readdir(join(store(), "blobs", "sha256"))).toEqual(blobsBefore);
+    const ls = await run2dfs(["image", "ls", "--store", store()]);
+    expect(ls.code).toBe(0);
+  });
+});
+
