@@ -12,6 +12,7 @@ import { toPlatformString } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import { UsageError } from "./errors.ts";
 import { formatBytes } from "../util/format-bytes.ts";
+import { writeTo } from "../util/terminal.ts";
 import { drawFieldGrid, type GridCell } from "./field-grid.ts";
 
 /** Blobs younger than this are never pruned by default (a concurrent build may be about to reference them). */
@@ -50,14 +51,20 @@ export async function imageCommand(action: string, refs: string[], flags: ImageF
   }
 }
 
+// One unreadable image (a damaged or oversized blob) is named on stderr and skipped, like
+// `docker images` does, so it cannot hide the rest of the store; the exit code stays 0.
 async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> {
   const rows = [];
   for (const { name, descriptor } of await store.images()) {
-    const image = await loadImage(store, descriptor);
-    const first = image.platforms[0];
-    const allotments = first ? (await fieldCells(store, first)).length : 0;
-    const size = first ? first.manifest.layers.reduce((n, l) => n + l.size, 0) : 0;
-    rows.push({ name, digest: descriptor.digest, platforms: image.platforms.map((p) => toPlatformString(p.platform)), allotments, size });
+    try {
+      const image = await loadImage(store, descriptor);
+      const first = image.platforms[0];
+      const allotments = first ? (await fieldCells(store, first)).length : 0;
+      const size = first ? first.manifest.layers.reduce((n, l) => n + l.size, 0) : 0;
+      rows.push({ name, digest: descriptor.digest, platforms: image.platforms.map((p) => toPlatformString(p.platform)), allotments, size });
+    } catch (error) {
+      writeTo(2, `warning: skipped ${name} (${descriptor.digest}): ${(error as Error).message ?? String(error)}\n`);
+    }
   }
   if (flags.json) {
     console.log(JSON.stringify(rows));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { run2dfs } from "../support/cli.ts";
 import { makeTempDir, seededBytes, writeTree } from "../support/temp.ts";
 
@@ -72,4 +73,28 @@ describe("2dfs image", () => {
     await ok(["image", "rm", "one:v1"]);
     expect(await ok(["image", "prune"])).toMatch(/removed 0 blobs/);
   });
+
+  test("ls skips an unreadable image, names it on stderr, lists the rest and exits 0", async () => {
+    const own = join(dir, "store-with-a-bad-image");
+    const built = await run2dfs(["build", "-t", "good:v1", "-f", join(dir, "one.json"), "--quiet", "--compression", "none", "--store", own]);
+    expect(built.code).toBe(0);
+    // A manifest over the 4 MiB read limit (what a too-large field used to produce), and one that is not JSON.
+    const layout = await createLayoutStore(own);
+    const huge = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", pad: "x".repeat(5 * 1024 * 1024) }));
+    const oversized = await layout.putBlob(huge);
+    await layout.setImage("huge:v1", { mediaType: "application/vnd.oci.image.manifest.v1+json", ...oversized });
+    const junk = await layout.putBlob(new TextEncoder().encode("not json"));
+    await layout.setImage("junk:v1", { mediaType: "application/vnd.oci.image.manifest.v1+json", ...junk });
+
+    const table = await run2dfs(["image", "ls", "--store", own]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^good:v1 /m);
+    expect(table.stdout).not.toContain("huge:v1");
+    expect(table.stderr).toMatch(new RegExp(`^warning: skipped huge:v1 \\(${oversized.digest}\\): .*over the 4194304 byte limit`, "m"));
+    expect(table.stderr).toMatch(/^warning: skipped junk:v1 \(sha256:[0-9a-f]{64}\): /m);
+    const json = await run2dfs(["image", "ls", "--json", "--store", own]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).map((r: { name: string }) => r.name)).toEqual(["good:v1"]);
+  });
 });
+
