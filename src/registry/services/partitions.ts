@@ -100,8 +100,9 @@ export function createPartitionService(deps: {
     if (at < 0) {
       // No field annotations (a `docker push` of a pulled field writes Docker schema 2, which has
       // none): the config history 2dfs wrote still names the allotments.
-      const config = await loadConfig(manifest.config.digest);
-      return findNativeField(manifest, config) ? partitionNative(manifest, config, rects, sha256) : undefined;
+      // An entry whose config is missing or not an image config (e.g. an attestation) has no field.
+      const config = await loadConfig(manifest.config.digest).catch(() => undefined);
+      return config && findNativeField(manifest, config) ? partitionNative(manifest, config, rects, sha256) : undefined;
     }
     const cells = await loadField(manifest.layers[at]!);
     const chosen = selectAllotments(cells, rects);
