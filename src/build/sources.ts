@@ -12,7 +12,7 @@
  */
 import { lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { AllotmentSpec } from "../field/descriptor-file.ts";
 
 /** One source file (or symlink) and where it lands in the image. */
@@ -57,6 +57,8 @@ interface Context {
   root: string;
   allowOutside: boolean;
   where: string;
+  /** Folder -> its real path, shared by all entries. */
+  realDirs: Map<string, string>;
 }
 
 /** Resolves every allotment's sources and checks that no two files land on one path. */
@@ -65,8 +67,9 @@ export async function resolveSources(allotments: AllotmentSpec[], baseDir: strin
   const root = realpathSync(baseDir);
   const resolved: ResolvedAllotment[] = [];
   const owners = new Map<string, string>();
+  const realDirs = new Map<string, string>();
   for (const spec of allotments) {
-    const ctx: Context = { root, allowOutside: opts.allowOutsideContext === true, where: `${fileName} ${describeEntry(spec)}` };
+    const ctx: Context = { root, allowOutside: opts.allowOutsideContext === true, where: `${fileName} ${describeEntry(spec)}`, realDirs };
     const files: SourceFile[] = [];
     for (let i = 0; i < spec.src.length; i++) {
       const found = await expandSource(spec.src[i]!, spec.dst[i]!, baseDir, ctx);
@@ -101,10 +104,12 @@ async function expandSource(src: string, dst: string, baseDir: string, ctx: Cont
     return matches.map(({ real, rel }) => describeFile(real, dstIsDir ? joinDst(dstBase, rel) : dst, ctx.where));
   }
   const path = isAbsolute(src) ? src : resolve(baseDir, src);
-  const info = statSync(path, { throwIfNoEntry: false });
-  if (!info) throw new SourceError(`${ctx.where}: source "${src}" not found (looked for ${path})`);
-  const real = realpathSync(path);
+  const own = lstatSync(path, { throwIfNoEntry: false });
+  if (!own) throw new SourceError(`${ctx.where}: source "${src}" not found (looked for ${path})`);
+  const real = own.isSymbolicLink() ? tryRealpath(path) : join(realDir(dirname(path), ctx), basename(path));
+  if (real === undefined) throw new SourceError(`${ctx.where}: source "${src}" is a symlink that points to nothing (looked for ${path})`);
   confine(real, `source "${src}"`, ctx);
+  const info = own.isSymbolicLink() ? statSync(real) : own;
   if (info.isDirectory()) {
     const files = await walk(real, real, dstBase, ctx);
     if (files.length === 0) throw new SourceError(`${ctx.where}: directory "${src}" contains no files`);
@@ -122,6 +127,17 @@ function confine(real: string, subject: string, ctx: Context, verb = "resolves t
   throw new SourceError(
     `${ctx.where}: ${subject} ${verb} ${real}, outside the build context ${ctx.root} (the descriptor's folder); move it inside or pass ${ALLOW_OUTSIDE_FLAG}`,
   );
+}
+
+// realpath opens each path it is given (O_PATH): a rebuild with nothing to do must not open
+// sources, so only folders are resolved, once each, and a file that is no link is joined on.
+function realDir(dir: string, ctx: Context): string {
+  let real = ctx.realDirs.get(dir);
+  if (real === undefined) {
+    real = realpathSync(dir);
+    ctx.realDirs.set(dir, real);
+  }
+  return real;
 }
 
 function isInside(path: string, root: string): boolean {

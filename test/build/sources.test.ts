@@ -32,6 +32,7 @@ beforeAll(async () => {
   symlinkSync("../../../outside", join(ctx, "chain/inner/up")); // relative, leaves the context
   symlinkSync("../a.txt", join(ctx, "globbed/link.txt"));
   symlinkSync(join(dir, "outside"), join(dir, "ctx-outside-link"));
+  symlinkSync(join(dir, "outside"), join(ctx, "outdir")); // a folder link inside the context that leads out
 });
 afterAll(() => cleanup());
 
@@ -75,6 +76,11 @@ describe("the build context (the descriptor's folder)", () => {
 
   test("a relative symlink that climbs out of the context is refused too", async () => {
     await expect(resolveOne("chain", "/c/")).rejects.toThrow(outsideError(/symlink .*chain\/inner\/up -> "\.\.\/\.\.\/\.\.\/outside"/));
+  });
+
+  test("a file reached through a symlinked folder that leads out is refused", async () => {
+    await expect(resolveOne("outdir/secret", "/s")).rejects.toThrow(outsideError(/source "outdir\/secret" resolves to .*\/outside\/secret/));
+    await expect(resolveOne("outdir/*", "/s/")).rejects.toThrow(outsideError(/pattern "outdir\/\*" searches .*\/outside/));
   });
 
   test("a directory given through a symlink outside the context is refused", async () => {
