@@ -1,7 +1,9 @@
 /**
  * 2dfs's own field format: every allotment is an ordinary layer after the base layers, in
  * row-major order, carrying its cell as descriptor annotations; the manifest is marked with the
- * format version. Every blob is referenced the standard way, so copies and GC keep it.
+ * format version and its cell list. Every blob is referenced the standard way, so copies and GC
+ * keep it. Copies drop annotations (skopeo those of layers it recompresses, docker push all), so
+ * a field is read by an order of authority: cell list, layer annotations, config history.
  */
 import { Annotation, TDFS_FORMAT_VERSION } from "../oci/annotations.ts";
 import type { HistoryEntry, ImageConfig } from "../oci/config.ts";
@@ -215,7 +217,8 @@ export interface ComposedImage {
  * marker annotation). A base that is itself a native field contributes its allotments as plain
  * base layers (their coordinates are removed), so the result has exactly one field.
  * History: a base history describing fewer layers than the base has is padded at its end, so
- * each allotment's history entry lines up with its layer.
+ * each allotment's history entry lines up with its layer; a field-start marker (an empty-layer
+ * entry) follows a base history that ends with allotment entries.
  */
 export function composeNative(
   base: { manifest?: ImageManifest; config: ImageConfig },
