@@ -5,6 +5,9 @@ export type Digest = `${string}:${string}`;
 export const DigestAlgorithm = { sha256: "sha256", sha512: "sha512" } as const;
 export type DigestAlgorithm = (typeof DigestAlgorithm)[keyof typeof DigestAlgorithm];
 
+/** Every supported algorithm, the canonical one (sha256) first. */
+export const DIGEST_ALGORITHMS: readonly DigestAlgorithm[] = [DigestAlgorithm.sha256, DigestAlgorithm.sha512];
+
 const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 
 /** Thrown when a string is not a well-formed digest of a supported algorithm. */

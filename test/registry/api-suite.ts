@@ -187,6 +187,85 @@ export function runApiSuite(driverName: string, makeDriver: () => Promise<Storag
       expect((await errorOf(wrong)).code).toBe("DIGEST_INVALID");
     });
 
+    test("PUT by digest with ?tag= creates every tag and names each in OCI-Tag", async () => {
+      const c = await client();
+      const bytes = json(await pushImageParts(c, "tp"));
+      const digest = sha256(bytes);
+      const r = await c.req("PUT", `/v2/tp/manifests/${digest}?tag=1.2.3&tag=1.2&tag=latest&tag=1.2`, {
+        body: bytes,
+        headers: { "Content-Type": OCI_MANIFEST },
+      });
+      expect(r.status).toBe(201);
+      expect(r.headers.get("docker-content-digest")).toBe(digest);
+      const named = r.headers.get("oci-tag")!.split(",").map((t) => t.trim());
+      expect(named.sort()).toEqual(["1.2", "1.2.3", "latest"]);
+      for (const tag of ["1.2.3", "1.2", "latest"]) {
+        const get = await c.req("GET", `/v2/tp/manifests/${tag}`);
+        expect(get.status).toBe(200);
+        expect(get.headers.get("docker-content-digest")).toBe(digest);
+      }
+      expect(await (await c.req("GET", "/v2/tp/tags/list")).json()).toEqual({ name: "tp", tags: ["1.2", "1.2.3", "latest"] });
+      const plain = await c.req("PUT", `/v2/tp/manifests/${digest}`, { body: bytes, headers: { "Content-Type": OCI_MANIFEST } });
+      expect(plain.headers.get("oci-tag")).toBeNull();
+    });
+
+    test("?tag= with a bad tag, on a PUT by tag, or too many: rejected before anything is stored", async () => {
+      const c = await client();
+      const bytes = json(await pushImageParts(c, "tb"));
+      const digest = sha256(bytes);
+      const put = (query: string, ref: string = digest) =>
+        c.req("PUT", `/v2/tb/manifests/${ref}${query}`, { body: bytes, headers: { "Content-Type": OCI_MANIFEST } });
+      for (const bad of ["-dash", ".dot", "a:b", "x".repeat(129), ""]) {
+        const r = await put(`?tag=good&tag=${encodeURIComponent(bad)}`);
+        const err = await errorOf(r);
+        expect(err).toMatchObject({ status: 400, code: "MANIFEST_INVALID" });
+        expect(String(err.detail)).toContain("is not a valid tag");
+      }
+      const byTag = await errorOf(await put("?tag=other", "v1"));
+      expect(byTag).toMatchObject({ status: 400, code: "MANIFEST_INVALID" });
+      expect(String(byTag.detail)).toContain("PUT by digest");
+      const many = Array.from({ length: 101 }, (_, i) => `tag=t${i}`).join("&");
+      expect((await errorOf(await put(`?${many}`))).status).toBe(414);
+      expect((await c.req("GET", "/v2/tb/manifests/good")).status).toBe(404);
+      expect((await c.req("GET", "/v2/tb/manifests/v1")).status).toBe(404);
+      expect((await c.req("GET", `/v2/tb/manifests/${digest}`)).status).toBe(404);
+      const ten = Array.from({ length: 10 }, (_, i) => `tag=t${i}`).join("&");
+      const ok = await put(`?${ten}`);
+      expect(ok.status).toBe(201);
+      expect(ok.headers.get("oci-tag")!.split(",").length).toBe(10);
+    });
+
+    test("sha512 manifests: by digest with ?tag=, then by tag, keep sha512; wrong or malformed sha512 is DIGEST_INVALID", async () => {
+      const c = await client();
+      const bytes = json(await pushImageParts(c, "five"));
+      const digest = sha512(bytes);
+      const r = await c.req("PUT", `/v2/five/manifests/${digest}?tag=v1`, { body: bytes, headers: { "Content-Type": OCI_MANIFEST } });
+      expect(r.status).toBe(201);
+      expect(r.headers.get("docker-content-digest")).toBe(digest);
+      expect(r.headers.get("location")).toBe(`/v2/five/manifests/${digest}`);
+      expect(r.headers.get("oci-tag")).toBe("v1");
+      for (const ref of ["v1", digest]) {
+        const head = await c.req("HEAD", `/v2/five/manifests/${ref}`);
+        expect(head.status).toBe(200);
+        expect(head.headers.get("docker-content-digest")).toBe(digest);
+      }
+      // The same bytes pushed by tag: the client already named them by sha512, so the tag does too.
+      const byTag = await c.req("PUT", "/v2/five/manifests/v2", { body: bytes, headers: { "Content-Type": OCI_MANIFEST } });
+      expect(byTag.status).toBe(201);
+      expect(byTag.headers.get("docker-content-digest")).toBe(digest);
+      expect((await c.req("GET", "/v2/five/manifests/v2")).headers.get("docker-content-digest")).toBe(digest);
+      // Bytes never named by sha512 in this repository are named by sha256.
+      const fresh = await c.req("PUT", "/v2/other/manifests/v1", { body: json(await pushImageParts(c, "other")), headers: { "Content-Type": OCI_MANIFEST } });
+      expect(fresh.headers.get("docker-content-digest")).toStartWith("sha256:");
+      const wrong = await c.req("PUT", `/v2/five/manifests/${sha512("other bytes")}?tag=w`, { body: bytes, headers: { "Content-Type": OCI_MANIFEST } });
+      expect(await errorOf(wrong)).toMatchObject({ status: 400, code: "DIGEST_INVALID" });
+      expect((await c.req("GET", "/v2/five/manifests/w")).status).toBe(404);
+      for (const malformed of ["sha512:abc", `sha512:${"A".repeat(128)}`, `sha384:${"a".repeat(96)}`]) {
+        const m = await c.req("PUT", `/v2/five/manifests/${malformed}`, { body: bytes, headers: { "Content-Type": OCI_MANIFEST } });
+        expect(await errorOf(m)).toMatchObject({ status: 400, code: "DIGEST_INVALID" });
+      }
+    });
+
     test("Accept negotiation: OCI vs Docker types", async () => {
       const c = await client();
       const manifest = await pushImageParts(c, "neg");

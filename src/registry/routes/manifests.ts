@@ -42,19 +42,28 @@ export async function getManifest(reg: Registry, request: Request, name: string,
   return new Response(request.method === "HEAD" ? null : doc.bytes, { status: 200, headers });
 }
 
-/** PUT of a manifest by tag or digest. */
+// The spec asks for at least 10 tags per request; far more is a mistake or an abuse.
+const MAX_TAG_PARAMS = 100;
+
+/** PUT of a manifest by tag or digest; a PUT by digest may add tags with `?tag=`. */
 export async function putManifest(reg: Registry, request: Request, name: string, reference: string): Promise<Response> {
+  const tagParams = new URL(request.url).searchParams.getAll("tag");
+  if (tagParams.length > MAX_TAG_PARAMS) {
+    throw new OciError("MANIFEST_INVALID", `${tagParams.length} tag parameters; at most ${MAX_TAG_PARAMS} per request`, { status: 414 });
+  }
   const tooLarge = () =>
     new OciError("MANIFEST_INVALID", `manifest is over the ${MAX_MANIFEST_BYTES} byte limit`, { status: 413 });
   const bytes = await readBodyLimited(request, MAX_MANIFEST_BYTES, tooLarge);
-  const stored = await reg.manifests.put(name, reference, bytes, request.headers.get("content-type") ?? undefined);
-  const headers: Record<string, string> = {
+  const stored = await reg.manifests.put(name, reference, bytes, request.headers.get("content-type") ?? undefined, tagParams);
+  const headers = new Headers({
     Location: `/v2/${name}/manifests/${stored.digest}`,
     "Docker-Content-Digest": stored.digest,
     "Content-Length": "0",
-  };
+  });
   const subject = stored.parsed.manifest.subject;
-  if (subject) headers["OCI-Subject"] = subject.digest;
+  if (subject) headers.set("OCI-Subject", subject.digest);
+  // One OCI-Tag value per tag the `?tag=` parameters created (tags never contain commas).
+  if (isDigest(reference)) for (const tag of stored.tags) headers.append("OCI-Tag", tag);
   return new Response(null, { status: 201, headers });
 }
 

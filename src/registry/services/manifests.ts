@@ -1,7 +1,7 @@
 /** Manifests of a repository: stored as blobs, linked as revisions, named by tags. */
 import { sha256Bytes } from "../../hash/sha256.ts";
 import type { Descriptor } from "../../oci/descriptor.ts";
-import { type Digest, isDigest, parseDigest } from "../../oci/digest.ts";
+import { DIGEST_ALGORITHMS, type Digest, type DigestAlgorithm, DigestError, isDigest, parseDigest } from "../../oci/digest.ts";
 import { OciError } from "../../oci/errors.ts";
 import { JsonShapeError } from "../../oci/json.ts";
 import { MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../../oci/manifest.ts";
@@ -20,14 +20,22 @@ export interface StoredManifest {
   parsed: ParsedManifest;
 }
 
+/** A stored manifest and the tags that now name it. */
+export interface PutManifest extends StoredManifest {
+  tags: string[];
+}
+
 /** The manifest operations. */
 export interface ManifestService {
   /** A manifest linked into `name`, by digest. */
   getByDigest(name: string, digest: Digest): Promise<StoredManifest | undefined>;
   /** A manifest by tag or digest; undefined when unknown. */
   resolve(name: string, reference: string): Promise<StoredManifest | undefined>;
-  /** Validates and stores a manifest; returns its digest. */
-  put(name: string, reference: string, bytes: Uint8Array, contentType: string | undefined): Promise<StoredManifest>;
+  /**
+   * Validates and stores a manifest. A push by digest may name tags (the spec's `?tag=`),
+   * which are all checked before anything is stored; a push by tag names just that tag.
+   */
+  put(name: string, reference: string, bytes: Uint8Array, contentType: string | undefined, tagParams?: readonly string[]): Promise<PutManifest>;
   /** Deletes a tag (the manifest stays) or, by digest, the manifest and every tag naming it. */
   delete(name: string, reference: string): Promise<void>;
   /** Every manifest digest linked into a repository. */
@@ -36,11 +44,34 @@ export interface ManifestService {
   load(digest: Digest, declaredType?: string): Promise<ParsedManifest | undefined>;
 }
 
-/** Digest of bytes with the algorithm of `like` (sha256 when absent). */
-export function digestBytesLike(bytes: Uint8Array, like?: Digest): Digest {
-  const algorithm = like ? parseDigest(like).algorithm : "sha256";
+/** Digest of bytes with the given algorithm. */
+export function digestBytes(bytes: Uint8Array, algorithm: DigestAlgorithm): Digest {
   if (algorithm === "sha256") return sha256Bytes(bytes);
   return `${algorithm}:${new Bun.CryptoHasher(algorithm).update(bytes).digest("hex")}`;
+}
+
+// Tags never contain ':', so a reference with one is a digest, or a malformed or unsupported one.
+function parseDigestReference(reference: string): Digest | undefined {
+  if (!reference.includes(":")) return undefined;
+  try {
+    return parseDigest(reference).digest;
+  } catch (e) {
+    if (e instanceof DigestError) throw new OciError("DIGEST_INVALID", `manifest reference: ${e.message}`);
+    throw e;
+  }
+}
+
+function checkTagParams(reference: string, byDigest: boolean, tagParams: readonly string[]): string[] {
+  if (tagParams.length === 0) return [];
+  if (!byDigest) {
+    throw new OciError("MANIFEST_INVALID", `tag parameters come with a PUT by digest, not by tag "${reference}"; put the manifest by its digest`);
+  }
+  for (const tag of tagParams) {
+    if (!TAG_PATTERN.test(tag)) {
+      throw new OciError("MANIFEST_INVALID", `tag parameter "${tag.slice(0, 140)}" is not a valid tag: up to 128 of letters, digits and . _ -, not starting with . or -`);
+    }
+  }
+  return [...new Set(tagParams)];
 }
 
 /** Creates the manifest service. */
@@ -87,6 +118,19 @@ export function createManifestService(driver: StorageDriver, blobs: BlobService,
     }
   };
 
+  // A client that pushed these bytes by a sha512 digest chose that algorithm: a later push by
+  // tag keeps it, so the tag and the answer name the digest the client knows.
+  const digestForTag = async (name: string, bytes: Uint8Array): Promise<Digest> => {
+    const sha256 = digestBytes(bytes, "sha256");
+    if (await driver.stat(revisionLinkPath(name, sha256))) return sha256;
+    for (const algorithm of DIGEST_ALGORITHMS) {
+      if (algorithm === "sha256") continue;
+      const other = digestBytes(bytes, algorithm);
+      if (await driver.stat(revisionLinkPath(name, other))) return other;
+    }
+    return sha256;
+  };
+
   return {
     getByDigest,
     load,
@@ -96,16 +140,19 @@ export function createManifestService(driver: StorageDriver, blobs: BlobService,
       const digest = await tags.resolve(name, reference);
       return digest && getByDigest(name, digest);
     },
-    async put(name, reference, bytes, contentType) {
-      const byDigest = isDigest(reference);
+    async put(name, reference, bytes, contentType, tagParams = []) {
+      const claimed = parseDigestReference(reference);
+      const byDigest = claimed !== undefined;
       if (!byDigest && !TAG_PATTERN.test(reference)) {
         throw new OciError("MANIFEST_INVALID", `"${reference}" is neither a valid tag nor a digest`);
       }
+      const extraTags = checkTagParams(reference, byDigest, tagParams);
+      const newTags = byDigest ? extraTags : [reference];
       if (bytes.byteLength > MAX_MANIFEST_BYTES) {
         throw new OciError("MANIFEST_INVALID", `manifest is ${bytes.byteLength} bytes, over the ${MAX_MANIFEST_BYTES} byte limit`, { status: 413 });
       }
-      const digest = digestBytesLike(bytes, byDigest ? reference : undefined);
-      if (byDigest && digest !== reference) {
+      const digest = claimed ? digestBytes(bytes, parseDigest(claimed).algorithm) : await digestForTag(name, bytes);
+      if (claimed && digest !== claimed) {
         throw new OciError("DIGEST_INVALID", `manifest content hashes to ${digest}, not ${reference}`);
       }
       let parsed: ParsedManifest;
@@ -120,8 +167,8 @@ export function createManifestService(driver: StorageDriver, blobs: BlobService,
       await driver.write(revisionLinkPath(name, digest), new TextEncoder().encode(parsed.mediaType));
       cache.set(digest, parsed);
       await referrers.add(name, digest, parsed);
-      if (!byDigest) await tags.set(name, reference, digest);
-      return { digest, parsed };
+      for (const tag of newTags) await tags.set(name, tag, digest);
+      return { digest, parsed, tags: newTags };
     },
     async delete(name, reference) {
       if (!isDigest(reference)) {
@@ -139,7 +186,7 @@ export function createManifestService(driver: StorageDriver, blobs: BlobService,
     },
     async revisions(name) {
       const out: Digest[] = [];
-      for (const algorithm of ["sha256", "sha512"]) {
+      for (const algorithm of DIGEST_ALGORITHMS) {
         for (const hex of await driver.list(revisionsDir(name, algorithm))) {
           const d = `${algorithm}:${hex}`;
           if (isDigest(d)) out.push(d);
