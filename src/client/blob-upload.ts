@@ -6,7 +6,7 @@
 import type { Digest } from "../oci/digest.ts";
 import { RegistryResponseError, toResponseError } from "./errors.ts";
 import { type RegistryClient, pullScope, pushScope } from "./registry-client.ts";
-import { retryDelay } from "./retry.ts";
+import { isRetryableStatus, retryDelay } from "./retry.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
 /** Tuning of an upload. */
@@ -76,10 +76,11 @@ export async function uploadBlob(
 /** Opens an upload session and returns its location. */
 export async function startUpload(client: RegistryClient, repo: string): Promise<string> {
   const res = await client.request(`/v2/${repo}/blobs/uploads/`, { method: "POST", scopes: [pushScope(repo)] });
+  // An error's body holds the registry's reason: read it before dropping the body.
+  if (!res.ok) throw await toResponseError(res, `start upload to ${client.registry}/${repo}`);
   await res.body?.cancel().catch(() => {});
   const location = res.headers.get("location");
   if (res.status !== 202 || !location) {
-    if (!res.ok) throw await toResponseError(res, `start upload to ${client.registry}/${repo}`);
     throw new RegistryResponseError(`start upload to ${client.registry}/${repo}: HTTP ${res.status} without a Location`, res.status);
   }
   return location;
@@ -189,11 +190,12 @@ function rangeEnd(header: string | null): number | undefined {
   return m ? Number(m[1]) + 1 : undefined;
 }
 
+// A 507 (the registry's disk is full) is not among these: it is reported at once, not retried.
 function isRetryableOrRange(status: number): boolean {
-  return status === 416 || status === 429 || status >= 500;
+  return status === 416 || isRetryableStatus(status);
 }
 
 function isTransient(error: unknown): boolean {
-  if (error instanceof RegistryResponseError) return error.status === 0 || error.status === 429 || error.status >= 500;
+  if (error instanceof RegistryResponseError) return error.status === 0 || isRetryableStatus(error.status);
   return (error as Error)?.name === "RegistryUnreachableError";
 }

@@ -12,9 +12,9 @@ export interface RetryPolicy {
 /** The default: 4 retries, 200 ms doubling up to 5 s (about 3 s of waiting in all). */
 export const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 200, maxDelayMs: 5000 };
 
-/** True for statuses that a later attempt may not see again: 429 and the 5xx family (but not 501). */
+/** True for statuses that a later attempt may not see again: 429 and the 5xx family (but not 501, nor 507: a full disk stays full). */
 export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status === 408 || (status >= 500 && status !== 501);
+  return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 507);
 }
 
 /** The wait before retry number `attempt` (1-based), honouring a `Retry-After` in seconds when the server sent one. */

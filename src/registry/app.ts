@@ -1,6 +1,7 @@
 /** The registry as an Elysia app: authentication, access log and error envelopes around the routes. */
 import { Elysia } from "elysia";
 import { OciError } from "../oci/errors.ts";
+import { StorageFullError } from "./driver/storage-full.ts";
 import { BASIC_CHALLENGE, type BasicAuthOptions, createBasicAuth } from "./auth.ts";
 import type { SessionHashes } from "../hash/session-hashes.ts";
 import type { StorageDriver } from "./driver/driver.ts";
@@ -71,8 +72,10 @@ function toErrorResponse(e: unknown, log: ((line: string) => void) | undefined):
   if (e instanceof OciError) return errorResponse(e);
   log?.(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   const detail = e instanceof Error ? e.message : String(e);
-  return new Response(JSON.stringify({ errors: [{ code: "UNKNOWN", message: "unknown error", detail }] }), {
-    status: 500,
+  // A full disk outside an upload (e.g. a manifest PUT): 507, not retried, named in the message clients print.
+  const full = e instanceof StorageFullError;
+  return new Response(JSON.stringify({ errors: [{ code: "UNKNOWN", message: full ? detail : "unknown error", detail }] }), {
+    status: full ? 507 : 500,
     headers: { "Content-Type": "application/json" },
   });
 }

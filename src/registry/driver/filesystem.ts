@@ -3,11 +3,12 @@ import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
 import { mkdir, readdir, rename, rm, stat, truncate as truncateFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type AppendSource, type ObjectStat, type StorageDriver, parseStoragePath } from "./driver.ts";
+import { toStorageFullError } from "./storage-full.ts";
 
 // Temporary files of atomic writes start with this; list() hides them.
 const TEMP_PREFIX = ".tmp-";
 
-/** Creates a driver storing everything under `root` (created when missing). */
+/** Creates a driver storing everything under `root` (created when missing); a full disk throws StorageFullError. */
 export function createFilesystemDriver(root: string): StorageDriver {
   const full = (path: string) => join(root, parseStoragePath(path));
   const ensureParent = (file: string) => mkdir(dirname(file), { recursive: true });
@@ -36,19 +37,22 @@ export function createFilesystemDriver(root: string): StorageDriver {
     file(path) {
       return Bun.file(full(path));
     },
-    async write(path, bytes) {
+    write: (path, bytes) => spaceChecked(async () => {
       const target = full(path);
       await ensureParent(target);
       const temp = join(dirname(target), `${TEMP_PREFIX}${crypto.randomUUID()}`);
-      const written = await Bun.write(temp, bytes);
-      // Bun.write has been seen to write short without an error (perf-baseline.md): check.
-      if (written !== bytes.byteLength) {
+      try {
+        const written = await Bun.write(temp, bytes);
+        // Bun.write has been seen to write short without an error (perf-baseline.md): check.
+        if (written !== bytes.byteLength) throw new Error(`short write to ${path}: ${written} of ${bytes.byteLength} bytes`);
+        await rename(temp, target);
+      } catch (e) {
+        // A temp file left by a failed write (e.g. on a full disk) would hold its space for good.
         await rm(temp, { force: true });
-        throw new Error(`short write to ${path}: ${written} of ${bytes.byteLength} bytes`);
+        throw e;
       }
-      await rename(temp, target);
-    },
-    async append(path, data: AppendSource) {
+    }),
+    append: (path, data: AppendSource) => spaceChecked(async () => {
       const target = full(path);
       await ensureParent(target);
       if (!(data instanceof Uint8Array) && ((await stat(target).catch(() => undefined))?.size ?? 0) === 0) {
@@ -67,16 +71,16 @@ export function createFilesystemDriver(root: string): StorageDriver {
       } finally {
         closeSync(fd);
       }
-    },
+    }),
     async truncate(path, size) {
       const s = await this.stat(path);
       if (s && s.size > size) await truncateFile(full(path), size);
     },
-    async move(from, to) {
+    move: (from, to) => spaceChecked(async () => {
       const target = full(to);
       await ensureParent(target);
       await rename(full(from), target);
-    },
+    }),
     async delete(path) {
       await rm(full(path), { recursive: true, force: true });
     },
@@ -96,6 +100,15 @@ export function createFilesystemDriver(root: string): StorageDriver {
 function writeAll(fd: number, bytes: Uint8Array): void {
   let at = 0;
   while (at < bytes.byteLength) at += writeSync(fd, bytes, at, bytes.byteLength - at);
+}
+
+// Every call that can take space says so in one way when there is none.
+async function spaceChecked<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    throw toStorageFullError(e);
+  }
 }
 
 function isMissing(e: unknown): boolean {

@@ -1,10 +1,11 @@
 /** Upload routes: POST (session, monolithic, mount), PATCH, PUT, GET status and DELETE. */
 import { OciError } from "../../oci/errors.ts";
 import { isRepositoryName } from "../../oci/reference.ts";
+import { StorageFullError } from "../driver/storage-full.ts";
 import type { Registry } from "../registry.ts";
 import type { ChunkInfo, UploadStatus } from "../services/uploads.ts";
 import { parseDigestParam } from "./blobs.ts";
-import { parseContentLength, parseContentRange } from "./http.ts";
+import { jsonResponse, parseContentLength, parseContentRange } from "./http.ts";
 
 function sessionHeaders(name: string, status: UploadStatus): Record<string, string> {
   return {
@@ -31,8 +32,26 @@ function chunkOf(request: Request): ChunkInfo {
   return chunk;
 }
 
+/**
+ * A full disk is answered 507 Insufficient Storage in the spec's envelope: the spec has no code
+ * for it, so BLOB_UPLOAD_INVALID (the upload failed), with the disk named in the detail and
+ * also in the message, which is what clients print (2dfs push, docker). 507 is not retried.
+ */
+async function storageChecked(fn: () => Promise<Response>): Promise<Response> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof StorageFullError)) throw e;
+    return jsonResponse({ errors: [{ code: "BLOB_UPLOAD_INVALID", message: e.message, detail: e.message }] }, {}, 507);
+  }
+}
+
 /** POST /v2/<name>/blobs/uploads/: mount, monolithic upload, or a new session. */
-export async function postUpload(reg: Registry, request: Request, url: URL, name: string): Promise<Response> {
+export function postUpload(reg: Registry, request: Request, url: URL, name: string): Promise<Response> {
+  return storageChecked(() => startOrUpload(reg, request, url, name));
+}
+
+async function startOrUpload(reg: Registry, request: Request, url: URL, name: string): Promise<Response> {
   const mount = url.searchParams.get("mount");
   const from = url.searchParams.get("from");
   if (mount !== null) {
@@ -58,15 +77,19 @@ export async function postUpload(reg: Registry, request: Request, url: URL, name
 }
 
 /** PATCH: append a chunk in order. */
-export async function patchUpload(reg: Registry, request: Request, name: string, id: string): Promise<Response> {
-  const status = await reg.uploads.append(name, id, request.body, chunkOf(request));
-  return new Response(null, { status: 202, headers: sessionHeaders(name, status) });
+export function patchUpload(reg: Registry, request: Request, name: string, id: string): Promise<Response> {
+  return storageChecked(async () => {
+    const status = await reg.uploads.append(name, id, request.body, chunkOf(request));
+    return new Response(null, { status: 202, headers: sessionHeaders(name, status) });
+  });
 }
 
 /** PUT ?digest=: the optional last chunk, then verification and commit. */
-export async function putUpload(reg: Registry, request: Request, url: URL, name: string, id: string): Promise<Response> {
-  const digest = await reg.uploads.finish(name, id, url.searchParams.get("digest"), request.body, chunkOf(request));
-  return created(name, digest);
+export function putUpload(reg: Registry, request: Request, url: URL, name: string, id: string): Promise<Response> {
+  return storageChecked(async () => {
+    const digest = await reg.uploads.finish(name, id, url.searchParams.get("digest"), request.body, chunkOf(request));
+    return created(name, digest);
+  });
 }
 
 /** GET: where the session stands. */

@@ -14,6 +14,7 @@ import { type Digest, DigestError, parseDigest } from "../../oci/digest.ts";
 import { type SessionHashes, createSessionHashes } from "../../hash/session-hashes.ts";
 import { OciError } from "../../oci/errors.ts";
 import type { StorageDriver } from "../driver/driver.ts";
+import { StorageFullError } from "../driver/storage-full.ts";
 import { blobDataPath, uploadDir } from "../storage/paths.ts";
 import type { BlobService } from "./blobs.ts";
 
@@ -115,26 +116,45 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
     return next;
   };
 
+  // On a full disk the session is dropped, to give its space back: the client stops (the
+  // registry answers 507) rather than resume into a disk that is still full.
+  const dropWhenFull = async <T>(name: string, id: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StorageFullError) {
+        hashes.drop(keyOf(name, id));
+        await driver.delete(paths(name, id).dir);
+        throw new StorageFullError(`${e.message}; upload ${id} was cancelled to free its space`, { cause: e });
+      }
+      throw e;
+    }
+  };
+
   return {
-    async start(name) {
+    start(name) {
       const id = crypto.randomUUID();
-      const p = paths(name, id);
-      await driver.write(p.data, new Uint8Array(0));
-      await save(name, id, { offset: 0, started: new Date().toISOString() });
-      return { id, offset: 0 };
+      return dropWhenFull(name, id, async () => {
+        const p = paths(name, id);
+        await driver.write(p.data, new Uint8Array(0));
+        await save(name, id, { offset: 0, started: new Date().toISOString() });
+        return { id, offset: 0 };
+      });
     },
     async status(name, id) {
       const state = await load(name, id);
       return { id, offset: state.offset };
     },
     append(name, id, body, chunk) {
-      return locked(`${name}\0${id}`, async () => {
-        const state = await appendChunk(name, id, await load(name, id), body, chunk);
-        return { id, offset: state.offset };
-      });
+      return locked(`${name}\0${id}`, () =>
+        dropWhenFull(name, id, async () => {
+          const state = await appendChunk(name, id, await load(name, id), body, chunk);
+          return { id, offset: state.offset };
+        }),
+      );
     },
     finish(name, id, digestText, body, chunk) {
-      return locked(`${name}\0${id}`, async () => {
+      return locked(`${name}\0${id}`, () => dropWhenFull(name, id, async () => {
         let state = await load(name, id);
         if (!digestText) throw new OciError("DIGEST_INVALID", "the digest query parameter is required to complete an upload");
         let digest: Digest;
@@ -159,7 +179,7 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
         await blobs.link(name, digest);
         await driver.delete(p.dir);
         return digest;
-      });
+      }));
     },
     async cancel(name, id) {
       await load(name, id);
