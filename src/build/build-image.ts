@@ -277,20 +277,23 @@ function checkSizes(
   const fieldBytes = opts.format === "reference" ? toFieldBytes(allotments) : undefined;
   const field = (bytes: Uint8Array | undefined): Descriptor | undefined =>
     bytes ? { mediaType: MediaType.tdfsField, digest: sha256Bytes(bytes), size: bytes.byteLength } : undefined;
-  const docs: DocumentSize[] = [];
+  const composed = platforms.map((platform) => composePlatform(platform, allotments, field(fieldBytes), created));
+  const fits = (fieldBytes?.byteLength ?? 0) <= MAX_FIELD_BLOB_BYTES &&
+    composed.every((c) => c.manifestBytes.byteLength <= MAX_MANIFEST_BYTES && c.configBytes.byteLength <= MAX_MANIFEST_BYTES);
+  if (fits) return { platforms: composed, ...(fieldBytes ? { fieldBytes } : {}) };
+  // Over a limit: the same documents without allotments tell what each allotment adds.
   const emptyField = fieldBytes ? toFieldBytes([]) : undefined;
+  const docs: DocumentSize[] = [];
   if (fieldBytes) docs.push({ name: "field blob", bytes: fieldBytes.byteLength, empty: emptyField!.byteLength, limit: MAX_FIELD_BLOB_BYTES });
-  const composed = platforms.map((platform) => {
-    const full = composePlatform(platform, allotments, field(fieldBytes), created);
+  platforms.forEach((platform, i) => {
     const empty = composePlatform(platform, [], field(emptyField), created);
     docs.push(
-      { name: "manifest", bytes: full.manifestBytes.byteLength, empty: empty.manifestBytes.byteLength, limit: MAX_MANIFEST_BYTES },
-      { name: "config", bytes: full.configBytes.byteLength, empty: empty.configBytes.byteLength, limit: MAX_MANIFEST_BYTES },
+      { name: "manifest", bytes: composed[i]!.manifestBytes.byteLength, empty: empty.manifestBytes.byteLength, limit: MAX_MANIFEST_BYTES },
+      { name: "config", bytes: composed[i]!.configBytes.byteLength, empty: empty.configBytes.byteLength, limit: MAX_MANIFEST_BYTES },
     );
-    return full;
   });
   checkDocumentSizes(docs, allotments.length, atLeast);
-  return { platforms: composed, ...(fieldBytes ? { fieldBytes } : {}) };
+  throw new Error("unreachable: a document is over its limit but was not refused");
 }
 
 function childAnnotations(platform: BuildPlatform): { annotations?: Record<string, string> } {
