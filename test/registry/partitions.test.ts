@@ -245,3 +245,30 @@ test("a repeated partition of a 1,000-allotment field reads no blob again, only 
   }
   expect(reads).toBe(afterFirst);
 });
+
+describe("the plain tag of a reference-format image", () => {
+  test("is served as its whole field flattened: no field blob, every allotment a layer listed in the config; the stored manifest stays fetchable by digest", async () => {
+    const c = createTestClient();
+    const pushed = await pushReference(c, "ref", "v1", grid(2, 2));
+    const { r, digest, doc } = await get(c, "ref", "v1");
+    expect(r.status).toBe(200);
+    expect(digest).not.toBe(pushed.digest);
+    expect(doc!.layers.some((l) => l.mediaType === MediaType.tdfsField)).toBe(false);
+    expect(cellsOf(doc!)).toEqual(["0,0", "0,1", "1,0", "1,1"]);
+    // The same document as the partition of every cell, by tag and then by digest as Docker fetches it.
+    expect((await get(c, "ref", "v1--0.0.1.1")).digest).toBe(digest);
+    expect((await get(c, "ref", "v1", "HEAD")).digest).toBe(digest);
+    expect((await get(c, "ref", digest)).r.status).toBe(200);
+    const config = JSON.parse(await (await c.req("GET", `/v2/ref/blobs/${doc!.config.digest}`)).text());
+    expect(config.rootfs.diff_ids).toHaveLength(doc!.layers.length);
+    const stored = await get(c, "ref", pushed.digest);
+    expect(stored.r.status).toBe(200);
+    expect(stored.doc!.layers.some((l) => l.mediaType === MediaType.tdfsField)).toBe(true);
+  });
+
+  test("a native image's plain tag is served exactly as pushed", async () => {
+    const c = createTestClient();
+    const pushed = await pushNative(c, "nat", "v1", grid(1, 2));
+    expect((await get(c, "nat", "v1")).digest).toBe(pushed.digest);
+  });
+});

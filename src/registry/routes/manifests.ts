@@ -19,7 +19,7 @@ async function findManifest(reg: Registry, name: string, reference: string): Pro
   }
   if (TAG_PATTERN.test(reference)) {
     const stored = await reg.manifests.resolve(name, reference);
-    if (stored) return { digest: stored.digest, mediaType: stored.parsed.mediaType, bytes: stored.parsed.bytes };
+    if (stored) return (await reg.partitions.wholeReferenceField(name, stored)) ?? { digest: stored.digest, mediaType: stored.parsed.mediaType, bytes: stored.parsed.bytes };
   }
   const partition = await reg.partitions.resolve(name, reference);
   if (partition) return partition;

@@ -15,7 +15,7 @@ import type { Digest } from "../../oci/digest.ts";
 import { OciError } from "../../oci/errors.ts";
 import type { ImageManifest, ParsedManifest } from "../../oci/manifest.ts";
 import { isImageManifestType } from "../../oci/media-types.ts";
-import { PartitionSuffixError, type Rect, parseTagPartition, toPartitionSuffix } from "../../oci/partition-suffix.ts";
+import { PartitionSuffixError, type Rect, WHOLE_FIELD, parseTagPartition, toPartitionSuffix } from "../../oci/partition-suffix.ts";
 import type { StorageDriver } from "../driver/driver.ts";
 import { createLru } from "../storage/lru.ts";
 import { blobDataPath } from "../storage/paths.ts";
@@ -34,6 +34,12 @@ export interface PartitionService {
   resolve(name: string, reference: string): Promise<ServedDoc | undefined>;
   /** A generated document (manifest, index or config) by digest, regenerated when evicted. */
   derived(name: string, digest: Digest): Promise<ServedDoc | undefined>;
+  /**
+   * What the plain tag of `stored` is served as: for an image in the reference format, its whole
+   * field flattened (the field blob is not a layer a runtime can apply, and its config lists no
+   * allotment); undefined for every other image, which is served as stored.
+   */
+  wholeReferenceField(name: string, stored: { digest: Digest; parsed: ParsedManifest }): Promise<ServedDoc | undefined>;
 }
 
 interface Generated {
@@ -182,6 +188,24 @@ export function createPartitionService(deps: {
     return pending;
   };
 
+  // Whether a stored manifest (or any image of an index) is in the reference format, by digest.
+  const referenceFormat = createLru<Digest, boolean>({ maxEntries: 4096 });
+  const isReferenceFormat = async (name: string, stored: { digest: Digest; parsed: ParsedManifest }): Promise<boolean> => {
+    const known = referenceFormat.get(stored.digest);
+    if (known !== undefined) return known;
+    let found = false;
+    if (stored.parsed.kind === "image") found = findReferenceFieldLayer(stored.parsed.manifest) >= 0;
+    else {
+      for (const entry of stored.parsed.manifest.manifests) {
+        if (!isImageManifestType(entry.mediaType)) continue;
+        const child = await manifests.getByDigest(name, entry.digest);
+        if (child?.parsed.kind === "image" && findReferenceFieldLayer(child.parsed.manifest) >= 0) found = true;
+      }
+    }
+    referenceFormat.set(stored.digest, found);
+    return found;
+  };
+
   const translate = (e: unknown): never => {
     if (e instanceof EmptySelectionError) throw new OciError("MANIFEST_UNKNOWN", `empty partition: ${e.message}`);
     if (e instanceof FieldFormatError) throw new OciError("MANIFEST_UNKNOWN", `the stored 2DFS field is malformed: ${e.message}`);
@@ -209,6 +233,18 @@ export function createPartitionService(deps: {
         return translate(e);
       }
       await record(name, base.digest, partition.rects, made);
+      return made.top;
+    },
+    async wholeReferenceField(name, stored) {
+      if (!(await isReferenceFormat(name, stored))) return undefined;
+      const rects = [...WHOLE_FIELD];
+      let made: Generated;
+      try {
+        made = await generateCached(name, stored, rects);
+      } catch (e) {
+        return translate(e);
+      }
+      await record(name, stored.digest, rects, made);
       return made.top;
     },
     async derived(name, digest) {
