@@ -32,8 +32,9 @@ test("gc sweeps unreferenced blobs, keeps every allotment a reference field list
 
 test("gc refuses to run when a field blob cannot be read", async () => {
   const c = createTestClient();
-  await pushReference(c, "ref", "v1", grid(1, 1));
-  const manifest = (await (await c.req("GET", "/v2/ref/manifests/v1")).json()) as { layers: { mediaType: string; digest: string }[] };
+  const pushed = await pushReference(c, "ref", "v1", grid(1, 1));
+  // By digest: the plain tag of a reference image is served flattened, without its field blob.
+  const manifest = (await (await c.req("GET", `/v2/ref/manifests/${pushed.digest}`)).json()) as { layers: { mediaType: string; digest: string }[] };
   const field = manifest.layers.find((l) => l.mediaType.endsWith("2dfs.field"))!;
   const hex = field.digest.slice(7);
   await c.driver.write(`blobs/sha256/${hex.slice(0, 2)}/${hex}/data`, new TextEncoder().encode("{broken"));
