@@ -23,6 +23,11 @@ export class RegistryUnreachableError extends Error {
   override name = "RegistryUnreachableError";
 }
 
+/** A registry's TLS certificate is not trusted or not for its name, or a CA file given cannot be used. */
+export class TlsCertificateError extends Error {
+  override name = "TlsCertificateError";
+}
+
 /** Received bytes do not hash to the digest (or size) they were asked for under. */
 export class DigestMismatchError extends Error {
   override name = "DigestMismatchError";

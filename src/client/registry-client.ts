@@ -11,16 +11,26 @@ import { DOCKER_HUB } from "../oci/reference.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import { type Authenticator, createAuthenticator } from "./auth.ts";
 import { type Credentials, readCredentials } from "./docker-config.ts";
-import { DigestMismatchError, RegistryUnreachableError, toResponseError } from "./errors.ts";
+import { DigestMismatchError, RegistryUnreachableError, TlsCertificateError, toResponseError } from "./errors.ts";
+import { certificateProblem, describeNetworkError, isCertificateError, isCertificateNameError, looksLikeTlsPort, networkErrorCode } from "./network-errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, isRetryableStatus, retryDelay } from "./retry.ts";
 import { type SocketTarget, socketTarget } from "./socket-http-get.ts";
+import { type TlsTrust, loadTlsTrust } from "./tls-trust.ts";
 
 /** How to reach a registry. */
 export interface RegistryClientOptions {
   /** `host[:port]` as a reference names it (`docker.io` is mapped to its API host). */
   registry: string;
-  /** Force plain HTTP; by default only 127.0.0.1, localhost and ::1 use it. */
+  /**
+   * "https" or "http" (a reference's prefix) forces the scheme. Without it: HTTPS, except for
+   * 127.0.0.1, localhost and ::1, which are asked over plain HTTP and move to HTTPS when their
+   * first answer shows a TLS port.
+   */
+  scheme?: "https" | "http";
+  /** Force plain HTTP (as scheme "http"). */
   insecure?: boolean;
+  /** A PEM file of CA certificates trusted for HTTPS besides the default ones; default $TDFS_CA_CERT. */
+  caCert?: string;
   /** Credentials; undefined reads them from Docker's config.json, null means anonymous. */
   credentials?: Credentials | null;
   retry?: Partial<RetryPolicy>;
@@ -94,42 +104,102 @@ export function isLoopbackHost(registry: string): boolean {
 /** Creates a client for one registry; reads credentials from Docker's config when none are given. */
 export async function createRegistryClient(opts: RegistryClientOptions): Promise<RegistryClient> {
   const host = toApiHost(opts.registry);
-  const scheme = opts.insecure || isLoopbackHost(host) ? "http" : "https";
-  const baseUrl = `${scheme}://${host}`;
+  const forced = opts.scheme ?? (opts.insecure ? "http" : undefined);
+  const loopback = isLoopbackHost(host);
+  let baseUrl = `${forced ?? (loopback ? "http" : "https")}://${host}`;
   const credentials = opts.credentials === null ? undefined : (opts.credentials ?? (await readCredentials(opts.registry)));
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+
+  // The CA file is read at the first HTTPS request: a plain-HTTP pull never pays for it.
+  let trust: Promise<TlsTrust> | undefined;
+  const send = async (url: string, init: RequestInit): Promise<Response> => {
+    if (!url.startsWith("https:")) return fetch(url, init);
+    const { tls } = await (trust ??= loadTlsTrust(opts.caCert));
+    return fetch(url, tls ? { ...init, tls } : init);
+  };
+  const certificateError = async (cause: unknown, of: string): Promise<TlsCertificateError> => {
+    const problem = certificateProblem(cause);
+    if (isCertificateNameError(cause)) {
+      return new TlsCertificateError(`the TLS certificate of ${of} is not valid for that name: ${problem}; use a host name or address it lists`, { cause });
+    }
+    const caFile = (await trust?.catch(() => undefined))?.caFile;
+    const against = caFile ? ` by ${caFile} or the default CAs` : "";
+    return new TlsCertificateError(
+      `the TLS certificate of ${of} is not trusted${against}: ${problem}; pass --ca-cert FILE, or set TDFS_CA_CERT or SSL_CERT_FILE, to a PEM file with that certificate or its CA's`,
+      { cause },
+    );
+  };
+
   const auth: Authenticator = createAuthenticator({
     credentials,
-    fetchToken: (url, headers) => withRetries(retry, retry.retries, () => fetch(url, { headers })),
+    fetchToken: (url, headers) =>
+      withRetries(retry, retry.retries, () =>
+        send(url.toString(), { headers }).catch(async (cause) => {
+          throw isCertificateError(cause) ? await certificateError(cause, `the token server ${url.host}`) : cause;
+        }),
+      ),
   });
   const resolveUrl = (location: string): string => new URL(location, `${baseUrl}/`).toString();
+
+  // A loopback registry named without a scheme is asked over plain HTTP, as before, so a
+  // plain-HTTP pull starts with no extra round trip. Docker asks such registries over HTTPS
+  // first; here a first exchange that fails as a TLS port answers plain HTTP (connection reset
+  // by Bun's TLS server, a 400 from Go's or nginx's) asks /v2/ over HTTPS once, shared by
+  // concurrent requests, and moves everything there if it answers.
+  const mayProbeTls = forced === undefined && loopback;
+  let probe: Promise<boolean> | undefined;
+  const probeHttps = (): Promise<boolean> =>
+    (probe ??= (async () => {
+      try {
+        const res = await send(`https://${host}/v2/`, { method: "GET" });
+        await res.body?.cancel().catch(() => {});
+      } catch (cause) {
+        if (cause instanceof TlsCertificateError) throw cause; // the CA file given cannot be used
+        if (isCertificateError(cause)) throw await certificateError(cause, `the registry ${host}`);
+        return false; // not a TLS port after all: the plain-HTTP failure stands
+      }
+      baseUrl = `https://${host}`;
+      blobSocket = undefined;
+      return true;
+    })());
 
   // Until the registry has answered once, a refused connection or an unknown host is a wrong
   // address or a registry that is not running: say so at once instead of retrying for seconds.
   let answered = false;
   const request = async (path: string, r: RequestOptions): Promise<Response> => {
-    const url = resolveUrl(path);
     let authRetried = 0;
     let attempt = 0;
     const retries = r.retries ?? retry.retries;
     for (;;) {
+      const url = resolveUrl(path); // in the loop: the base moves to HTTPS after a probe
       const headers: Record<string, string> = { ...r.headers };
       const authorization = auth.header(r.scopes);
       if (authorization) headers.Authorization = authorization;
       let res: Response;
       try {
-        res = await fetch(url, { method: r.method ?? "GET", headers, body: r.body?.() ?? null, redirect: "follow" });
+        res = await send(url, { method: r.method ?? "GET", headers, body: r.body?.() ?? null, redirect: "follow" });
       } catch (cause) {
-        const code = (cause as { code?: string }).code;
+        if (cause instanceof TlsCertificateError) throw cause;
+        if (isCertificateError(cause)) throw await certificateError(cause, `the registry ${host}`);
+        const plain = url.startsWith("http:");
+        if (!answered && mayProbeTls && plain && looksLikeTlsPort(cause) && (await probeHttps())) continue;
+        const code = networkErrorCode(cause);
         if (!answered && (code === "ECONNREFUSED" || code === "ENOTFOUND")) {
-          const why = code === "ENOTFOUND" ? "no such host" : "connection refused";
+          const why = describeNetworkError(cause);
           throw new RegistryUnreachableError(`cannot reach the registry ${host} (${why}): is it running, and is the address right?`, { cause });
         }
+        if (!answered && code === "EPROTO" && !plain) {
+          throw new RegistryUnreachableError(`cannot reach the registry ${host} over HTTPS (the TLS handshake failed): if it serves plain HTTP, name it http://${host}/...`, { cause });
+        }
         if (attempt >= retries) {
-          throw new RegistryUnreachableError(`${r.method ?? "GET"} ${url}: ${(cause as Error).message}`, { cause });
+          throw new RegistryUnreachableError(`${r.method ?? "GET"} ${url}: ${describeNetworkError(cause)}`, { cause });
         }
         attempt++;
         await Bun.sleep(retryDelay(retry, attempt));
+        continue;
+      }
+      if (!answered && mayProbeTls && res.status === 400 && url.startsWith("http:") && (await probeHttps())) {
+        await res.body?.cancel().catch(() => {});
         continue;
       }
       answered = true;
@@ -155,7 +225,9 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
   let blobSocket = transport === "socket" && !proxied ? socketTarget(baseUrl) : undefined;
   const client: RegistryClient = {
     registry: opts.registry,
-    baseUrl,
+    get baseUrl() {
+      return baseUrl;
+    },
     retry,
     request,
     resolveUrl,
@@ -264,7 +336,8 @@ async function withRetries(policy: RetryPolicy, retries: number, fn: () => Promi
       }
       return res;
     } catch (cause) {
-      if (attempt >= retries) throw new RegistryUnreachableError((cause as Error).message, { cause });
+      if (cause instanceof TlsCertificateError) throw cause;
+      if (attempt >= retries) throw new RegistryUnreachableError(`token request: ${describeNetworkError(cause)}`, { cause });
       await Bun.sleep(retryDelay(policy, attempt + 1));
     }
   }

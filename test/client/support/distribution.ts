@@ -22,8 +22,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `docker-registry` with a temp storage folder; waits until /v2/ answers. */
-export async function startDistribution(): Promise<RunningRegistry> {
+/** Starts `docker-registry` with a temp storage folder (over TLS when `tls` names PEM files); waits until /v2/ answers. */
+export async function startDistribution(opts: { tls?: { cert: string; key: string } } = {}): Promise<RunningRegistry> {
   const dir = await mkdtemp(join(tmpdir(), "2dfs-distribution-"));
   const port = await freePort();
   const config = [
@@ -37,13 +37,14 @@ export async function startDistribution(): Promise<RunningRegistry> {
     "    enabled: true",
     "http:",
     `  addr: 127.0.0.1:${port}`,
+    ...(opts.tls ? ["  tls:", `    certificate: ${opts.tls.cert}`, `    key: ${opts.tls.key}`] : []),
     "",
   ].join("\n");
   await writeFile(join(dir, "config.yml"), config);
   const proc = Bun.spawn(["docker-registry", "serve", join(dir, "config.yml")], { stdout: "ignore", stderr: "pipe" });
   const host = `127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${opts.tls ? "https" : "http"}://${host}/v2/`, { tls: { rejectUnauthorized: false } }).then((r) => r.ok, () => false);
     if (ok) break;
     if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${await new Response(proc.stderr).text()}`);
     await Bun.sleep(25);
