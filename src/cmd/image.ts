@@ -5,7 +5,7 @@ import { loadImage, type PlatformImage } from "../content/image-graph.ts";
 import { createLayoutStore, type LayoutStore, NotInStoreError } from "../content/layout-store.ts";
 import { defaultStoreDir } from "../content/paths.ts";
 import { collectReachable } from "../content/reachable.ts";
-import { isNativeField, readNativeField } from "../field/native-format.ts";
+import { findNativeField } from "../field/native-format.ts";
 import { findReferenceFieldLayer, MAX_FIELD_BLOB_BYTES, parseReferenceField } from "../field/reference-format.ts";
 import { listTarFiles } from "../archive/list-tar.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
@@ -59,8 +59,9 @@ async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> 
     try {
       const image = await loadImage(store, descriptor);
       const first = image.platforms[0];
-      const allotments = first ? (await fieldCells(store, first)).length : 0;
-      const size = first ? first.manifest.layers.reduce((n, l) => n + l.size, 0) : 0;
+      const cells = first ? await fieldCells(store, first) : [];
+      const allotments = cells.length;
+      const size = first ? await imageSize(store, first, cells) : 0;
       rows.push({ name, digest: descriptor.digest, platforms: image.platforms.map((p) => toPlatformString(p.platform)), allotments, size });
     } catch (error) {
       writeTo(2, `warning: skipped ${name} (${descriptor.digest}): ${(error as Error).message ?? String(error)}\n`);
@@ -76,13 +77,31 @@ async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> 
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
 }
 
-// The cells of a platform image in either field format (a reference field is read from its blob).
+// The cells of a platform image in either field format (a reference field is read from its blob;
+// a native field by the whole order of authority, so a Docker re-push is still seen as one).
 async function fieldCells(store: LayoutStore, image: PlatformImage): Promise<{ row: number; col: number; digest: Digest; size?: number }[]> {
-  if (isNativeField(image.manifest)) {
-    return readNativeField(image.manifest, image.config).allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, size: a.layer.size }));
-  }
   const at = findReferenceFieldLayer(image.manifest);
-  return at < 0 ? [] : parseReferenceField(await store.readBlob(image.manifest.layers[at]!.digest, MAX_FIELD_BLOB_BYTES));
+  if (at >= 0) return parseReferenceField(await store.readBlob(image.manifest.layers[at]!.digest, MAX_FIELD_BLOB_BYTES));
+  const field = findNativeField(image.manifest, image.config);
+  return field ? field.allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, size: a.layer.size })) : [];
+}
+
+// What pulling the image moves: its layers, where a reference field counts its allotments (which
+// no manifest lists) instead of the field blob.
+async function imageSize(store: LayoutStore, image: PlatformImage, cells: { digest: Digest; size?: number }[]): Promise<number> {
+  const at = findReferenceFieldLayer(image.manifest);
+  const layers = image.manifest.layers.reduce((n, l, i) => (i === at ? n : n + l.size), 0);
+  if (at < 0) return layers;
+  let allotments = 0;
+  for (const c of cells) allotments += c.size ?? (await store.blobSize(c.digest)) ?? 0;
+  return layers + allotments;
+}
+
+function formatName(image: PlatformImage): string {
+  if (findReferenceFieldLayer(image.manifest) >= 0) return "reference";
+  const field = findNativeField(image.manifest, image.config);
+  if (!field) return "plain OCI";
+  return field.source === "history" ? "native 2DFS (recovered from the config history)" : "native 2DFS";
 }
 
 async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags): Promise<void> {
@@ -91,7 +110,6 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
   const image = await loadImage(store, descriptor);
   const out = { name, descriptor, platforms: [] as unknown[] };
   for (const platform of image.platforms) {
-    const fieldIndex = findReferenceFieldLayer(platform.manifest);
     const cells: GridCell[] = [];
     for (const cell of await fieldCells(store, platform)) {
       const files = await listTarFiles(store.blobPath(cell.digest));
@@ -100,7 +118,7 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
     out.platforms.push({ platform: platform.platform, manifest: platform.manifest, config: platform.config, field: cells });
     if (!flags.json) {
       console.log(`${name}  ${descriptor.digest}  ${toPlatformString(platform.platform)}`);
-      console.log(`  manifest ${platform.descriptor.digest}  ${platform.manifest.layers.length} layers, format ${fieldIndex >= 0 ? "reference" : isNativeField(platform.manifest) ? "native 2DFS" : "plain OCI"}`);
+      console.log(`  manifest ${platform.descriptor.digest}  ${platform.manifest.layers.length} layers, format ${formatName(platform)}`);
       console.log(`  config   ${platform.manifest.config.digest}  ${platform.config.os}/${platform.config.architecture}`);
       console.log(cells.length ? drawFieldGrid(cells) : "  (no field)");
     }

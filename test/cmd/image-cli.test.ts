@@ -37,6 +37,16 @@ describe("2dfs image", () => {
     expect(rows.find((r: { name: string }) => r.name === "two:v1").allotments).toBe(1); // reference format: read from the field blob
   });
 
+  test("ls sizes count the allotments of a reference image (no manifest lists them), not its field blob", async () => {
+    const rows = JSON.parse(await ok(["image", "ls", "--json"]));
+    const two = rows.find((r: { name: string }) => r.name === "two:v1");
+    // One uncompressed allotment holding 7,000 bytes: its tar is larger; a field blob alone is a few hundred bytes.
+    expect(two.size).toBeGreaterThan(7000);
+    expect(two.size).toBeLessThan(7000 + 4096);
+    const one = rows.find((r: { name: string }) => r.name === "one:v1");
+    expect(one.size).toBeGreaterThan(11000);
+  });
+
   test("inspect draws the field as a grid with holes, for the native and the reference format", async () => {
     const one = await ok(["image", "inspect", "one:v1"]);
     expect(one).toContain("format native 2DFS");
