@@ -57,6 +57,15 @@ fi
 if ! command -v npm >/dev/null; then
   missing_packages+=(nodejs npm)
 fi
+# Ceph's RADOS Gateway, the S3 store of test/registry/driver/s3.test.ts (scripts/ceph-s3.sh);
+# without recommends it is 63 packages, ~257 MiB, and nothing starts on install.
+ceph_packages=()
+for binary in ceph-mon ceph-osd radosgw ceph-authtool; do
+  if ! PATH=$SYSTEM_PATH command -v "$binary" >/dev/null; then
+    ceph_packages=(ceph-mon ceph-osd radosgw ceph-common)
+    break
+  fi
+done
 
 CONTAINERS_CONF=/etc/containers/containers.conf
 CONTAINERS_CONF_BODY='# Written by 2dfs .ci/install-deps.sh.
@@ -90,6 +99,7 @@ if [[ ! -x node_modules/.bin/bun ]]; then needs_npm=1; fi
 if [[ $CHECK_ONLY == 1 ]]; then
   status=0
   if ((${#missing_packages[@]})); then log "missing packages: ${missing_packages[*]}"; status=1; fi
+  if ((${#ceph_packages[@]})); then log "missing packages: ${ceph_packages[*]}"; status=1; fi
   if config_differs "$CONTAINERS_CONF" "$CONTAINERS_CONF_BODY"; then log "$CONTAINERS_CONF is not the 2dfs one"; status=1; fi
   if config_differs "$REGISTRIES_CONF" "$REGISTRIES_CONF_BODY"; then log "$REGISTRIES_CONF is missing"; status=1; fi
   if ((needs_npm)); then log "node_modules/.bin/bun is missing (npm ci)"; status=1; fi
@@ -97,8 +107,8 @@ if [[ $CHECK_ONLY == 1 ]]; then
   exit $status
 fi
 
-if ((${#missing_packages[@]})); then
-  log "installing: ${missing_packages[*]}"
+if ((${#missing_packages[@]} + ${#ceph_packages[@]})); then
+  log "installing: ${missing_packages[*]} ${ceph_packages[*]}"
   # Without systemd, the packages' init scripts would start a system dockerd and a registry on
   # :5000 during install; the tests start their own, so forbid service starts while installing.
   policy=/usr/sbin/policy-rc.d
@@ -107,7 +117,12 @@ if ((${#missing_packages[@]})); then
     trap 'as_root rm -f '"$policy" EXIT
   fi
   as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing_packages[@]}"
+  if ((${#missing_packages[@]})); then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing_packages[@]}"
+  fi
+  if ((${#ceph_packages[@]})); then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${ceph_packages[@]}"
+  fi
 fi
 
 if config_differs "$CONTAINERS_CONF" "$CONTAINERS_CONF_BODY"; then
