@@ -7,6 +7,7 @@ import { writeTo } from "./util/terminal.ts";
 
 const cli = cac("2dfs");
 const storeHelp = "Local image store (default $TDFS_STORE or ~/.local/share/2dfs/store)";
+const caCertHelp = "PEM file of a CA (or self-signed certificate) to trust for HTTPS, besides the default CAs (default $TDFS_CA_CERT)";
 const quietFlag = "-q, --quiet";
 
 // Each command's definition, keyed by its name. Defining all of them costs cac ~4 ms at start-up,
@@ -54,6 +55,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("-o, --output <dir>", "Target folder")
       .option("--format <format>", "files (allotment files) | rootfs (all layers applied) | oci (an image layout)", { default: "files" })
       .option("--platform <os/arch>", "Platform to pull (default: this machine's)")
+      .option("--ca-cert <file>", caCertHelp)
       .option("--jobs <n>", "Parallel downloads", { default: 4 })
       .option("--store <dir>", storeHelp)
       .option(quietFlag, "Print nothing but errors")
@@ -63,6 +65,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
     app
       .command("push <name> [dest]", "Push an image from the local store to a registry")
       .option("--jobs <n>", "Parallel uploads", { default: 4 })
+      .option("--ca-cert <file>", caCertHelp)
       .option("--store <dir>", storeHelp)
       .option(quietFlag, "Print nothing but errors")
       .option("--json", "Print one JSON event per line on stdout")
@@ -81,6 +84,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("-u, --username <user>", "User name")
       .option("-p, --password <password>", "Password (prefer --password-stdin)")
       .option("--password-stdin", "Read the password from standard input")
+      .option("--ca-cert <file>", caCertHelp)
       .action(async (registry, flags) => (await import("./cmd/login.ts")).loginCommand(registry, flags)),
   logout: (app) =>
     app

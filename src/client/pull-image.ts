@@ -63,7 +63,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   const format = opts.format ?? "files";
   const jobs = opts.jobs ?? 4;
   const observer = opts.observer ?? silentObserver;
-  const client = opts.client ?? (await createRegistryClient({ registry: reference.registry }));
+  const client = opts.client ?? (await createRegistryClient({ registry: reference.registry, scheme: reference.scheme }));
   const repo = reference.repository;
   // Extraction needs tar-stream and Node's streams (10-20 ms to load): load them, only when the
   // format extracts, while the network is waited on.

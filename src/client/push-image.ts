@@ -37,7 +37,7 @@ export async function pushImage(store: LayoutStore, name: string, dest: ImageRef
   if (dest.rects) throw new NotInStoreError("push a whole image: a partition suffix on the destination is not allowed");
   const root = await store.resolve(name);
   if (!root) throw new NotInStoreError(`no image named ${name} in the store ${store.root}`);
-  const client = opts.client ?? (await createRegistryClient({ registry: dest.registry }));
+  const client = opts.client ?? (await createRegistryClient({ registry: dest.registry, scheme: dest.scheme }));
   const repo = dest.repository;
   const blobs = new Map<Digest, number>();
   const manifests: { descriptor: Descriptor; parsed: ParsedManifest }[] = [];

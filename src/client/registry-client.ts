@@ -192,7 +192,8 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
           throw new RegistryUnreachableError(`cannot reach the registry ${host} over HTTPS (the TLS handshake failed): if it serves plain HTTP, name it http://${host}/...`, { cause });
         }
         if (attempt >= retries) {
-          throw new RegistryUnreachableError(`${r.method ?? "GET"} ${url}: ${describeNetworkError(cause)}`, { cause });
+          const tlsPort = !answered && plain && looksLikeTlsPort(cause) ? `; if it serves HTTPS, name it https://${host}/...` : "";
+          throw new RegistryUnreachableError(`${r.method ?? "GET"} ${url}: ${describeNetworkError(cause)}${tlsPort}`, { cause });
         }
         attempt++;
         await Bun.sleep(retryDelay(retry, attempt));

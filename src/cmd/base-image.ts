@@ -22,7 +22,7 @@ export async function obtainBaseImage(base: string | undefined, store: LayoutSto
   const { fetchImageToStore } = await import("../client/fetch-image.ts");
   const { createRegistryClient } = await import("../client/registry-client.ts");
   const ref = parseReference(base);
-  const client = await createRegistryClient({ registry: ref.registry });
+  const client = await createRegistryClient({ registry: ref.registry, scheme: ref.scheme });
   // One wanted platform is filtered while fetching; several are filtered by the builder.
   const root = await fetchImageToStore(client, ref, store, platforms?.length === 1 ? { platform: platforms[0] } : {});
   return { kind: "image", image: await loadImage(store, root) };

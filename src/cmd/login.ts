@@ -12,6 +12,8 @@ export interface LoginFlags {
   passwordStdin?: boolean;
   /** Where to read the password from with --password-stdin (tests pass a stream). */
   stdin?: ReadableStream<Uint8Array>;
+  /** A PEM CA file trusted for HTTPS besides the defaults. */
+  caCert?: string;
 }
 
 /** Verifies the credentials against the registry and saves them. */
@@ -30,7 +32,8 @@ export async function loginCommand(registry: string, flags: LoginFlags): Promise
   }
   if (!username) throw new UsageError("the user name is empty");
   if (!password) throw new UsageError("the password is empty");
-  const client = await createRegistryClient({ registry: host, credentials: { username, password } });
+  const scheme = /^(https?):\/\//i.exec(registry)?.[1]?.toLowerCase() as "https" | "http" | undefined; // a URL's scheme is kept
+  const client = await createRegistryClient({ registry: host, scheme, credentials: { username, password }, caCert: flags.caCert });
   try {
     await client.ping();
   } catch (error) {

@@ -6,6 +6,7 @@ import { parseReference, toFamiliarString } from "../oci/reference.ts";
 import { createReporter } from "../client/progress-reporter.ts";
 import { formatBytes } from "../util/format-bytes.ts";
 import { type PullFormat, pullImage } from "../client/pull-image.ts";
+import { createRegistryClient } from "../client/registry-client.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import { UsageError } from "./errors.ts";
 
@@ -14,6 +15,8 @@ export interface PullFlags {
   output?: string;
   format?: string;
   platform?: string;
+  /** A PEM CA file trusted for HTTPS besides the defaults. */
+  caCert?: string;
   jobs?: number | string;
   store?: string;
   quiet?: boolean;
@@ -31,6 +34,7 @@ export async function pullCommand(ref: string, flags: PullFlags): Promise<void> 
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be an integer from 1 to 64, got "${flags.jobs}"`);
   const reference = parseReference(ref);
   const platform = flags.platform ? parsePlatformString(flags.platform) : undefined;
+  const client = await createRegistryClient({ registry: reference.registry, scheme: reference.scheme, caCert: flags.caCert });
   // Opened on the next turn of the event loop, by when pullImage has sent its first request:
   // creating a new store takes a few ms of file system calls that would otherwise delay it.
   const storeDir = defaultStoreDir(flags.store);
@@ -41,7 +45,7 @@ export async function pullCommand(ref: string, flags: PullFlags): Promise<void> 
   let bytes = 0;
   const observer = { ...reporter, advance: (d: Parameters<typeof reporter.advance>[0], n: number) => ((bytes += n), reporter.advance(d, n)) };
   try {
-    const result = await pullImage(reference, { dir: flags.output, format, platform, store, jobs, observer });
+    const result = await pullImage(reference, { dir: flags.output, format, platform, store, jobs, observer, client });
     const seconds = (performance.now() - started) / 1000;
     reporter.event({ event: "pulled", reference: toFamiliarString(reference), digest: result.manifestDigest, platform: toPlatformString(result.platform), layers: result.layers, downloaded: result.downloaded, cached: result.cached, bytes, format, output: flags.output });
     reporter.finish(

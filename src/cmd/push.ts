@@ -4,6 +4,7 @@ import { defaultStoreDir } from "../content/paths.ts";
 import { parseReference, toFamiliarString } from "../oci/reference.ts";
 import { createReporter } from "../client/progress-reporter.ts";
 import { pushImage } from "../client/push-image.ts";
+import { createRegistryClient } from "../client/registry-client.ts";
 import { UsageError } from "./errors.ts";
 
 /** Flags of `2dfs push`. */
@@ -12,6 +13,8 @@ export interface PushFlags {
   store?: string;
   quiet?: boolean;
   json?: boolean;
+  /** A PEM CA file trusted for HTTPS besides the defaults. */
+  caCert?: string;
 }
 
 /** Pushes the store image `name` to `dest` (default: `name` read as a registry reference). */
@@ -21,9 +24,10 @@ export async function pushCommand(name: string, dest: string | undefined, flags:
   const target = parseReference(dest ?? name);
   if (target.rects) throw new UsageError("a push destination cannot carry a partition suffix", "push the whole image; registries serve partitions of it");
   const store = await createLayoutStore(defaultStoreDir(flags.store));
+  const client = await createRegistryClient({ registry: target.registry, scheme: target.scheme, caCert: flags.caCert });
   const reporter = createReporter({ quiet: flags.quiet, json: flags.json });
   try {
-    const result = await pushImage(store, name, target, { jobs, observer: reporter });
+    const result = await pushImage(store, name, target, { jobs, observer: reporter, client });
     reporter.event({ event: "pushed", name, destination: toFamiliarString(target), ...result });
     reporter.finish(
       `pushed ${name} to ${toFamiliarString(target)} (${result.digest}): ${result.uploaded} uploaded, ${result.mounted} mounted, ${result.exists} already there`,

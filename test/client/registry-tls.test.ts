@@ -152,7 +152,7 @@ describe("an explicit scheme", () => {
     const c = await client(host, { scheme: "http", caCert: cert });
     const error = await failure(c.ping());
     expect(error).toBeInstanceOf(RegistryUnreachableError);
-    expect(error.message).toBe(`GET http://${host}/v2/: the connection was closed before an answer came`);
+    expect(error.message).toBe(`GET http://${host}/v2/: the connection was closed before an answer came; if it serves HTTPS, name it https://${host}/...`);
     expect(error.message).not.toMatch(/verbose|fetch\(\)/);
   });
 
