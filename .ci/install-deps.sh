@@ -39,6 +39,8 @@ declare -A PACKAGE_BINARIES=(
   [strace]="strace"
   [curl]="curl"
   [openssl]="openssl"
+  # Headless browser for the web page's end-to-end test (driven by playwright-core).
+  [chromium]="chromium"
 )
 
 missing_packages=()
@@ -94,7 +96,7 @@ insecure = true
 config_differs() { ! cmp -s "$1" <(printf '%s' "$2"); }
 
 needs_npm=0
-if [[ ! -x node_modules/.bin/bun ]]; then needs_npm=1; fi
+if [[ ! -x node_modules/.bin/bun || ! -d node_modules/playwright-core ]]; then needs_npm=1; fi
 
 if [[ $CHECK_ONLY == 1 ]]; then
   status=0

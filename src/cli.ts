@@ -41,6 +41,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("--htpasswd <file>", "Require basic auth; bcrypt htpasswd file")
       .option("--tls-cert <file>", "TLS certificate (PEM)")
       .option("--tls-key <file>", "TLS private key (PEM)")
+      .option("--no-ui", "Do not serve the web page at / (the field viewer and partition picker)")
       .action(async (flags) => (await import("./cmd/serve.ts")).serveCommand(flags)),
   gc: (app) =>
     app

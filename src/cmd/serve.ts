@@ -15,6 +15,8 @@ export interface ServeFlags {
   tlsKey?: string;
   /** No access log. */
   quiet?: boolean;
+  /** False with `--no-ui`: no web page at `/`. */
+  ui?: boolean;
 }
 
 /** `--data`, else `TDFS_REGISTRY_DATA`, else `$XDG_DATA_HOME/2dfs/registry`. */
@@ -36,16 +38,18 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       htpasswdFile: flags.htpasswd,
       tlsCert: flags.tlsCert,
       tlsKey: flags.tlsKey,
+      ui: flags.ui !== false,
       log: flags.quiet ? undefined : (line) => process.stdout.write(`${line}\n`),
     });
   } catch (e) {
     if (e instanceof ServeOptionsError || e instanceof HtpasswdError) {
-      throw new UsageError(e.message, "2dfs serve [--addr 127.0.0.1:5000] [--data DIR] [--read-only] [--htpasswd FILE] [--tls-cert F --tls-key F]");
+      throw new UsageError(e.message, "2dfs serve [--addr 127.0.0.1:5000] [--data DIR] [--read-only] [--htpasswd FILE] [--tls-cert F --tls-key F] [--no-ui]");
     }
     throw e;
   }
   const mode = flags.readOnly ? ", read-only" : "";
   process.stderr.write(`2dfs registry listening on ${server.url} (data in ${dataDir}${mode})\n`);
+  if (flags.ui !== false) process.stderr.write(`web page: ${server.url}/\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);

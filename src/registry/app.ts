@@ -9,6 +9,7 @@ import { createRegistry } from "./registry.ts";
 import type { DerivedLimits } from "./services/derived-store.ts";
 import { dispatch } from "./routes/dispatch.ts";
 import { API_VERSION_HEADER, errorResponse } from "./routes/http.ts";
+import { serveUi } from "./ui/routes.ts";
 
 /** Options of a registry app. */
 export interface RegistryAppOptions {
@@ -24,6 +25,8 @@ export interface RegistryAppOptions {
   derivedLimits?: Partial<DerivedLimits>;
   /** Where uploads are hashed (the server passes its hashing thread); default this thread. */
   hashThread?: SessionHashes;
+  /** Serve the web page at `/` (behind the same authentication); `2dfs serve --no-ui` turns it off. */
+  ui?: boolean;
 }
 
 /** Creates the registry's Elysia app (call `.handle(request)` in-process or `.listen()`). */
@@ -48,7 +51,7 @@ export function createRegistryApp(opts: RegistryAppOptions) {
           ? errorResponse(new OciError("TOOMANYREQUESTS", `${outcome.reason}: retry in ${outcome.retryAfter} s`), {
               "Retry-After": String(outcome.retryAfter),
             })
-          : await dispatch(registry, request, url);
+          : ((opts.ui ? serveUi(request, url) : undefined) ?? (await dispatch(registry, request, url)));
     } catch (e) {
       response = toErrorResponse(e, log);
     }

@@ -15,6 +15,8 @@ export interface StartRegistryOptions {
   tlsCert?: string;
   tlsKey?: string;
   log?: (line: string) => void;
+  /** Serve the web page at `/`. */
+  ui?: boolean;
 }
 
 /** Thrown for unusable server options (bad address, half a TLS pair). */
@@ -42,7 +44,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<{ url: 
   // the 2-core test VM a 500 MB push of 50 blobs went from 1.20 to 1.16 s (median of 9, min
   // 1.17 -> 1.06); with more cores, and many clients, the event loop is the scarcer resource.
   const hashThread = opts.dataDir !== undefined ? createSessionThread() : undefined;
-  const app = createRegistryApp({ driver, readOnly: opts.readOnly, htpasswd, log: opts.log, hashThread });
+  const app = createRegistryApp({ driver, readOnly: opts.readOnly, htpasswd, log: opts.log, hashThread, ui: opts.ui });
   app.listen({
     hostname,
     port,

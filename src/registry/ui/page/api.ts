@@ -1,0 +1,68 @@
+/**
+ * The page's only network access: the registry's own /v2 API on the page's origin. The browser
+ * adds basic-auth credentials itself once the user has answered its prompt for the page.
+ */
+import type { ImageConfig } from "../../../oci/config.ts";
+import type { Descriptor } from "../../../oci/descriptor.ts";
+import type { ImageIndex, ImageManifest } from "../../../oci/manifest.ts";
+import { MediaType } from "../../../oci/media-types.ts";
+import { WHOLE_FIELD, toPartitionSuffix } from "../../../oci/partition-suffix.ts";
+
+const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest].join(", ");
+
+/** A manifest as fetched: an index (platform entries) or an image manifest. */
+export type FetchedManifest = { kind: "index"; index: ImageIndex } | { kind: "image"; manifest: ImageManifest; digest: string };
+
+/** The suffix selecting every cell a field can have (how reference-format cells are listed with their sizes). */
+export const WHOLE_FIELD_SUFFIX = toPartitionSuffix(WHOLE_FIELD);
+
+async function getJson<T>(path: string, accept = "application/json"): Promise<{ body: T; response: Response }> {
+  const response = await fetch(path, { headers: { Accept: accept }, credentials: "same-origin" });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await errorMessage(response)}`);
+  return { body: (await response.json()) as T, response };
+}
+
+async function errorMessage(response: Response): Promise<string> {
+  const text = await response.text();
+  try {
+    const first = (JSON.parse(text) as { errors?: { message?: string }[] }).errors?.[0];
+    return first?.message ?? text.slice(0, 200);
+  } catch {
+    return text.slice(0, 200);
+  }
+}
+
+/** Every repository, following the catalog's pagination (Link headers). */
+export async function listRepositories(): Promise<string[]> {
+  const out: string[] = [];
+  let path: string | null = "/v2/_catalog?n=1000";
+  while (path) {
+    const { body, response }: { body: { repositories?: string[] }; response: Response } = await getJson(path);
+    out.push(...(body.repositories ?? []));
+    path = /<([^>]+)>;\s*rel="?next"?/.exec(response.headers.get("Link") ?? "")?.[1] ?? null;
+  }
+  return out;
+}
+
+/** The tags of a repository. */
+export async function listTags(name: string): Promise<string[]> {
+  const { body } = await getJson<{ tags?: string[] | null }>(`/v2/${name}/tags/list`);
+  return body.tags ?? [];
+}
+
+/** The manifest of a tag or digest. */
+export async function getManifest(name: string, reference: string): Promise<FetchedManifest> {
+  const { body, response } = await getJson<ImageManifest | ImageIndex>(`/v2/${name}/manifests/${encodeURIComponent(reference)}`, MANIFEST_ACCEPT);
+  if (Array.isArray((body as ImageIndex).manifests)) return { kind: "index", index: body as ImageIndex };
+  return { kind: "image", manifest: body as ImageManifest, digest: response.headers.get("Docker-Content-Digest") ?? "" };
+}
+
+/** The image config a manifest names. */
+export async function getConfig(name: string, config: Descriptor): Promise<ImageConfig> {
+  return (await getJson<ImageConfig>(`/v2/${name}/blobs/${config.digest}`)).body;
+}
+
+/** The path of a partition's manifest, for the download link. */
+export function manifestPath(name: string, reference: string): string {
+  return `/v2/${name}/manifests/${encodeURIComponent(reference)}`;
+}
