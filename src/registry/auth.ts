@@ -7,8 +7,9 @@
  *   credentials); the file is read once at start, so nothing else invalidates the cache;
  * - uncached checks are limited per client address (token bucket, 429 with Retry-After) and
  *   run one or few at a time (verify-gate.ts), so a flood of wrong passwords cannot starve
- *   the thread pool that file I/O shares. A remembered header skips both: a valid user who
- *   has logged in keeps working while others at the same address are throttled.
+ *   the thread pool that file I/O shares; a 429 is held for a second before it is sent. A
+ *   remembered header skips all this: a valid user who has logged in keeps working while
+ *   others at the same address are throttled.
  */
 import { availableParallelism } from "node:os";
 import { createFailureLimiter, type FailureLimits } from "./failure-limiter.ts";
@@ -59,6 +60,8 @@ export interface BasicAuthOptions {
   /** bcrypt checks allowed to wait for a turn (default 8). */
   verifyQueue?: number;
   failureLimits?: Partial<FailureLimits>;
+  /** How long a 429 is held before it is sent (default 1000 ms). */
+  throttleDelayMs?: number;
   now?: () => number;
 }
 
@@ -76,6 +79,12 @@ export function createBasicAuth(htpasswd: string, opts: BasicAuthOptions = {}): 
   const limiter = createFailureLimiter(opts.failureLimits, now);
   const gate = createVerifyGate(opts.verifyConcurrency ?? Math.max(1, Math.floor(availableParallelism() / 2)), opts.verifyQueue ?? 8);
   // Unknown users cost as much as the dearest known one; made once, in the background, at start.
+  // A refused client that waits for its answer (as most do) sends one request a second instead
+  // of thousands: each costs the server little, but a flood of them took the CPU valid users need.
+  const throttled = async (retryAfter: number, reason: string): Promise<AuthOutcome> => {
+    await Bun.sleep(opts.throttleDelayMs ?? 1000);
+    return { kind: "throttled", retryAfter, reason };
+  };
   const cost = Math.max(4, ...[...users.values()].map((h) => Number(BCRYPT.exec(h)![1])));
   const dummy = Bun.password.hash(crypto.randomUUID(), { algorithm: "bcrypt", cost });
 
@@ -90,7 +99,7 @@ export function createBasicAuth(htpasswd: string, opts: BasicAuthOptions = {}): 
 
     const client = address ?? "-";
     const wait = limiter.take(client);
-    if (wait > 0) return { kind: "throttled", retryAfter: wait, reason: "too many failed logins from this address" };
+    if (wait > 0) return throttled(wait, "too many failed logins from this address");
     const hash = users.get(credentials.user);
     let ok: boolean;
     try {
@@ -101,7 +110,7 @@ export function createBasicAuth(htpasswd: string, opts: BasicAuthOptions = {}): 
       if (!(e instanceof GateFullError)) throw e;
       // Not a failure of this client's password: give the attempt back.
       limiter.refund(client);
-      return { kind: "throttled", retryAfter: 1, reason: "too many password checks waiting" };
+      return throttled(1, "too many password checks waiting");
     }
     if (!ok || hash === undefined) return DENIED;
     limiter.refund(client);

@@ -53,12 +53,16 @@ test("a wrong user name takes as long as a wrong password (dummy hash of the fil
 });
 
 test("failed logins from one address get 429 with Retry-After after the burst; a logged-in user keeps working", async () => {
-  const get = appWith(htpasswd4);
+  // Slow refill, so the second the 429 is held does not earn a new attempt.
+  const get = appWith(htpasswd4, { failureLimits: { perSecond: 0.1 } });
   expect((await get(basic("alice", "s3cret"))).status).toBe(200);
   // Ten failures is the default burst.
   for (let i = 0; i < 10; i++) expect((await get(basic("alice", `guess${i}`))).status).toBe(401);
+  const t = performance.now();
   const limited = await get(basic("alice", "guess-again"));
   expect(limited.status).toBe(429);
+  // Held for a second, so a client that waits for its answer cannot refuse-loop thousands of times a second.
+  expect(performance.now() - t).toBeGreaterThanOrEqual(990);
   expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
   const body = (await limited.json()) as { errors: { code: string; detail: string }[] };
   expect(body.errors[0]!.code).toBe("TOOMANYREQUESTS");
@@ -74,7 +78,7 @@ test("failed logins from one address get 429 with Retry-After after the burst; a
 });
 
 test("a throttled address is slowed, not locked out: a valid user gets in once the bucket refills", async () => {
-  const get = appWith(htpasswd4, { failureLimits: { burst: 2, perSecond: 10 } });
+  const get = appWith(htpasswd4, { failureLimits: { burst: 2, perSecond: 10 }, throttleDelayMs: 0 });
   for (let i = 0; i < 2; i++) expect((await get(basic("alice", "no"))).status).toBe(401);
   const limited = await get(basic("alice", "s3cret"));
   expect(limited.status).toBe(429);
@@ -83,7 +87,7 @@ test("a throttled address is slowed, not locked out: a valid user gets in once t
 });
 
 test("bcrypt checks run a bounded number at a time; past the queue a request gets 429 at once", async () => {
-  const get = appWith(htpasswd10, { verifyConcurrency: 1, verifyQueue: 2, failureLimits: { burst: 100 } });
+  const get = appWith(htpasswd10, { verifyConcurrency: 1, verifyQueue: 2, failureLimits: { burst: 100 }, throttleDelayMs: 0 });
   const statuses = await Promise.all(Array.from({ length: 8 }, (_, i) => timed(() => get(basic("alice", `flood${i}`)))));
   const rejected = statuses.filter((s) => s.status === 429);
   // One running and two waiting are checked; the other five are refused without a check.
