@@ -41,6 +41,8 @@ declare -A PACKAGE_BINARIES=(
   [openssl]="openssl"
   # Headless browser for the web page's end-to-end test (driven by playwright-core).
   [chromium]="chromium"
+  # The release suite runs the arm64 binary under user-mode emulation (test/release/).
+  [qemu-user-static]="qemu-aarch64-static"
 )
 
 missing_packages=()
@@ -56,6 +58,12 @@ done
 if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed'; then
   missing_packages+=(busybox-static)
 fi
+# The release suite's arm64 glibc (qemu -L /usr/aarch64-linux-gnu) and musl loader: no binaries to look for.
+for package in libc6-arm64-cross musl; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing_packages+=("$package")
+  fi
+done
 if ! command -v npm >/dev/null; then
   missing_packages+=(nodejs npm)
 fi

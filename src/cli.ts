@@ -3,6 +3,7 @@
 import cac, { type CAC } from "cac";
 import pkg from "../package.json" with { type: "json" };
 import { UsageError } from "./cmd/errors.ts";
+import { versionText } from "./util/build-info.ts";
 import { writeTo } from "./util/terminal.ts";
 
 const cli = cac("2dfs");
@@ -111,7 +112,7 @@ for (const option of cli.commands.flatMap((c) => c.options)) if (option.negated)
 
 cli.option("--debug", "Print stack traces of errors");
 cli.help();
-cli.version(pkg.version);
+cli.version(versionText(pkg.version));
 
 async function main(): Promise<void> {
   const debug = process.argv.includes("--debug");

@@ -3,17 +3,19 @@
  * another's, so file bodies never pass through JavaScript memory (on these VMs the first touch
  * of fresh memory costs ~6 ms per MiB, more than copying it). Bun has no API that copies at
  * given file offsets (`Bun.write(dst, Bun.file(src))` always writes a whole file from 0).
- * Linux with glibc only; when the library or the syscall is not there, or the kernel refuses a
- * pair of files (another filesystem, a special file), callers copy with read/write instead.
+ * Linux (glibc or musl) only; when the library or the syscall is not there, or the kernel refuses
+ * a pair of files (another filesystem, a special file), callers copy with read/write instead:
+ * same bytes, same offsets. `--debug` names the path that ran.
  */
 import { readSync, writeSync } from "node:fs";
+import { debugLine } from "./debug-line.ts";
 import { Errno, lastErrno, loadLibc } from "./libc.ts";
 import { yieldToEventLoop } from "./yield-to-event-loop.ts";
 
 // errno values after which nothing was copied and read/write will do.
 const FALL_BACK = new Set<number>([Errno.EBADF, Errno.EINVAL, Errno.EXDEV, Errno.ENOSYS, Errno.EOPNOTSUPP]);
 
-/** Whether this process can copy in the kernel at all (glibc found, bun:ffi working). */
+/** Whether this process can copy in the kernel at all (its libc bound through bun:ffi). */
 export function kernelCopyAvailable(): boolean {
   return loadLibc() !== null;
 }
@@ -29,7 +31,10 @@ export const COPY_STEP = 64 << 20;
  */
 export function copyFileRange(srcFd: number, dstFd: number, length: number, srcOffset?: number): number | undefined {
   const c = loadLibc();
-  if (c === null) return undefined;
+  if (c === null) {
+    refusal = "no libc";
+    return undefined;
+  }
   // The kernel reads and advances a positioned copy's offset through this pointer.
   const at = srcOffset === undefined ? null : BigInt64Array.of(BigInt(srcOffset));
   let copied = 0;
@@ -38,13 +43,19 @@ export function copyFileRange(srcFd: number, dstFd: number, length: number, srcO
     if (n === 0) break; // end of the source
     if (n < 0) {
       const errno = lastErrno();
-      if (copied === 0 && FALL_BACK.has(errno)) return undefined;
+      if (copied === 0 && FALL_BACK.has(errno)) {
+        refusal = `copy_file_range refused: ${Object.keys(Errno).find((name) => Errno[name as keyof typeof Errno] === errno)}`;
+        return undefined;
+      }
       throw new Error(`copy_file_range failed after ${copied} bytes (errno ${errno})`);
     }
     copied += n;
   }
   return copied;
 }
+
+// Why the last copyFileRange answered undefined, for --debug.
+let refusal = "";
 
 // The read/write fallback's buffer: small (fresh memory is the expensive part on these VMs) and
 // one per thread; copyRange never awaits, so no two copies use it at once.
@@ -57,7 +68,11 @@ let fallbackBuffer: Uint8Array | undefined;
  */
 export function copyRange(srcFd: number, dstFd: number, length: number, srcOffset?: number): number {
   const inKernel = copyFileRange(srcFd, dstFd, length, srcOffset);
-  if (inKernel !== undefined) return inKernel;
+  if (inKernel !== undefined) {
+    debugLine("copy: copy_file_range");
+    return inKernel;
+  }
+  debugLine(`copy: read/write (${refusal})`);
   const buffer = (fallbackBuffer ??= new Uint8Array(FALLBACK_CHUNK));
   let copied = 0;
   while (copied < length) {

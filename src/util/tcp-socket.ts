@@ -5,6 +5,7 @@
  * these VMs (bench/transfer.ts). Waiting is shared: one poll(2) loop serves every socket, blocking
  * at most POLL_SLICE_MS at a time and then letting the event loop run (timers, fetch, progress).
  */
+import { debugLine } from "./debug-line.ts";
 import { Errno, type Libc, lastErrno, loadLibc } from "./libc.ts";
 import { yieldToEventLoop } from "./yield-to-event-loop.ts";
 
@@ -50,13 +51,18 @@ export interface TcpSocket {
 }
 
 /**
- * Connects to `ipv4:port`; undefined when this process cannot drive sockets itself (no glibc).
+ * Connects to `ipv4:port`; undefined when this process cannot drive sockets itself (no libc
+ * bound): the caller then uses fetch, which `--debug` says.
  * Fails with a SocketError when the peer refuses or nothing answers within `timeoutMs`, which
  * also bounds each later wait for data.
  */
 export async function connectTcp(ipv4: string, port: number, timeoutMs: number): Promise<TcpSocket | undefined> {
   const c = loadLibc();
-  if (c === null) return undefined;
+  if (c === null) {
+    debugLine("transport: fetch (no libc)");
+    return undefined;
+  }
+  debugLine("transport: own socket (libc)");
   const address = sockaddrIn(ipv4, port);
   const fd = c.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw errnoError("socket", lastErrno());
@@ -76,10 +82,10 @@ export async function connectTcp(ipv4: string, port: number, timeoutMs: number):
   return adopt(c, fd, timeoutMs);
 }
 
-/** Takes over a connected socket opened elsewhere (e.g. by another thread, through `detach`); SocketError ENOSYS without glibc. */
+/** Takes over a connected socket opened elsewhere (e.g. by another thread, through `detach`); SocketError ENOSYS without a libc. */
 export function adoptTcpSocket(fd: number, timeoutMs: number): TcpSocket {
   const c = loadLibc();
-  if (c === null) throw new SocketError("this process cannot drive sockets itself (no glibc)", "ENOSYS");
+  if (c === null) throw new SocketError("this process cannot drive sockets itself (no libc bound)", "ENOSYS");
   return adopt(c, fd, timeoutMs);
 }
 
