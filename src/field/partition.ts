@@ -3,7 +3,7 @@
  * are partitioned by leaving layers out; reference fields by flattening the selected cells of
  * the field blob into layers. Pure index manipulation: no layer blob is read or written.
  */
-import { Annotation } from "../oci/annotations.ts";
+import { Annotation, TDFS_FORMAT_VERSION } from "../oci/annotations.ts";
 import type { HistoryEntry, ImageConfig } from "../oci/config.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
@@ -113,7 +113,17 @@ export function partitionReference(
     }));
     newConfig.history = [...paddedBaseHistory(config, baseLayers.length), ...entries];
   }
-  return finish(manifest, newConfig, layers, selected.length, opts);
+  // The flattened image is a native field (every allotment a layer the manifest names), and says
+  // so, so that it can be partitioned again, by 2dfs serve or client-side by 2dfs pull.
+  const marked: ImageManifest = isDockerManifest(manifest)
+    ? manifest
+    : { ...manifest, annotations: { ...manifest.annotations, [Annotation.tdfsVersion]: TDFS_FORMAT_VERSION, [Annotation.tdfsCells]: toCellsAnnotation(selected) } };
+  return finish(marked, newConfig, layers, selected.length, opts);
+}
+
+// Docker schema 2 manifests have no annotations field.
+function isDockerManifest(manifest: ImageManifest): boolean {
+  return manifest.mediaType === MediaType.dockerManifest;
 }
 
 function isFieldLayer(layer: Descriptor): boolean {

@@ -191,6 +191,16 @@ describe("partitionReference", () => {
     expect(out.manifest.config).toEqual({ ...img.manifest.config, digest: sha256(out.configBytes), size: out.configBytes.byteLength });
   });
 
+  test("the flattened image is a native field that can be partitioned again", () => {
+    const img = referenceImage();
+    const out = partitionReference(img.manifest, img.config, CELLS_R, [r(0, 0, 1, 1)], opts);
+    const field = readNativeField(out.manifest, out.config);
+    expect(field.source).toBe("cells");
+    expect(field.allotments.map((a) => `${a.row},${a.col}`)).toEqual(["0,0", "0,1", "1,0", "1,1"]);
+    const again = partitionNative(out.manifest, out.config, [r(1, 1, 1, 1)], opts);
+    expect(cellsOf(again.manifest.layers.slice(2))).toEqual(["1,1"]);
+  });
+
   test("extends history, keeping it aligned; unknown config fields kept", () => {
     const img = referenceImage();
     const out = partitionReference(img.manifest, img.config, CELLS_R, [r(0, 0, 0, 1)], opts);
