@@ -43,6 +43,11 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("--tls-cert <file>", "TLS certificate (PEM)")
       .option("--tls-key <file>", "TLS private key (PEM)")
       .option("--no-ui", "Do not serve the web page at / (the field viewer and partition picker)")
+      .option("--upstream <url>", "Pull-through cache of this registry; PREFIX=URL for names under PREFIX (repeatable)")
+      .option("--upstream-user <user>", "User for the upstream (password from $TDFS_UPSTREAM_PASSWORD; default: Docker's config.json)")
+      .option("--tag-ttl <seconds>", "Revalidate cached upstream tags after this long", { default: 60 })
+      .option("--cache-max <size>", "Evict least-recently-used upstream blobs past this size (e.g. 20G)")
+      .option("--tier <name>", "The tier label of /metrics (default edge with --upstream, else origin)")
       .action(async (flags) => (await import("./cmd/serve.ts")).serveCommand(flags)),
   gc: (app) =>
     app

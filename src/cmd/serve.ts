@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { HtpasswdError } from "../registry/auth.ts";
 import { ServeOptionsError, startRegistry } from "../registry/server.ts";
 import { UsageError } from "./errors.ts";
+import { type UpstreamFlags, toUpstreamOptions } from "./serve-upstream.ts";
 
 /** Flags of `2dfs serve`. */
-export interface ServeFlags {
+export interface ServeFlags extends UpstreamFlags {
   addr?: string;
   data?: string;
   readOnly?: boolean;
@@ -17,6 +18,8 @@ export interface ServeFlags {
   quiet?: boolean;
   /** False with `--no-ui`: no web page at `/`. */
   ui?: boolean;
+  /** The tier label of /metrics. */
+  tier?: string;
 }
 
 /** `--data`, else `TDFS_REGISTRY_DATA`, else `$XDG_DATA_HOME/2dfs/registry`. */
@@ -29,6 +32,7 @@ export function defaultRegistryDir(explicit?: string): string {
 /** Starts the registry and resolves when a signal has stopped it. */
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   const dataDir = defaultRegistryDir(flags.data);
+  const upstream = toUpstreamOptions(flags);
   let server;
   try {
     server = await startRegistry({
@@ -39,6 +43,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       tlsCert: flags.tlsCert,
       tlsKey: flags.tlsKey,
       ui: flags.ui !== false,
+      upstream,
+      tier: flags.tier,
       log: flags.quiet ? undefined : (line) => process.stdout.write(`${line}\n`),
     });
   } catch (e) {
@@ -49,6 +55,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   }
   const mode = flags.readOnly ? ", read-only" : "";
   process.stderr.write(`2dfs registry listening on ${server.url} (data in ${dataDir}${mode})\n`);
+  for (const t of upstream?.targets ?? []) process.stderr.write(`pull-through cache of ${t.url}${t.prefix ? ` for ${t.prefix}*` : ""}\n`);
   if (flags.ui !== false) process.stderr.write(`web page: ${server.url}/\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -10,6 +10,8 @@ import type { DerivedLimits } from "./services/derived-store.ts";
 import { dispatch } from "./routes/dispatch.ts";
 import { API_VERSION_HEADER, errorResponse } from "./routes/http.ts";
 import { serveUi } from "./ui/routes.ts";
+import { metricsResponse } from "./metrics.ts";
+import { CACHE_HEADER, type UpstreamOptions } from "./upstream/upstream.ts";
 
 /** Options of a registry app. */
 export interface RegistryAppOptions {
@@ -27,11 +29,16 @@ export interface RegistryAppOptions {
   hashThread?: SessionHashes;
   /** Serve the web page at `/` (behind the same authentication); `2dfs serve --no-ui` turns it off. */
   ui?: boolean;
+  /** Pull-through cache settings (`serve --upstream`); its log lines go to `log` unless it has its own. */
+  upstream?: UpstreamOptions;
+  /** The `tier` label of /metrics (default "edge" with an upstream, else "origin"). */
+  tier?: string;
 }
 
 /** Creates the registry's Elysia app (call `.handle(request)` in-process or `.listen()`). */
 export function createRegistryApp(opts: RegistryAppOptions) {
-  const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, derivedLimits: opts.derivedLimits, hashThread: opts.hashThread });
+  const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, derivedLimits: opts.derivedLimits, hashThread: opts.hashThread,
+    upstream: opts.upstream && { log: opts.log, ...opts.upstream }, tier: opts.tier });
   const authenticate = opts.htpasswd !== undefined ? createBasicAuth(opts.htpasswd, opts.auth) : undefined;
   const log = opts.log;
 
@@ -51,16 +58,19 @@ export function createRegistryApp(opts: RegistryAppOptions) {
           ? errorResponse(new OciError("TOOMANYREQUESTS", `${outcome.reason}: retry in ${outcome.retryAfter} s`), {
               "Retry-After": String(outcome.retryAfter),
             })
+          : url.pathname === "/metrics" ? metricsResponse(registry.metrics)
           : ((opts.ui ? serveUi(request, url) : undefined) ?? (await dispatch(registry, request, url)));
     } catch (e) {
       response = toErrorResponse(e, log);
     }
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) response.headers.set(k, v);
     if (response.status === 401) response.headers.set("WWW-Authenticate", BASIC_CHALLENGE);
+    const length = response.headers.get("content-length") ?? "-";
+    if (request.method === "GET" && response.ok && url.pathname.startsWith("/v2/")) registry.metrics.served(Number(length) || 0);
     if (log) {
       const ms = (performance.now() - started).toFixed(1);
-      const length = response.headers.get("content-length") ?? "-";
-      log(`${ip ?? "-"} ${user ?? "-"} "${request.method} ${url.pathname}${url.search}" ${response.status} ${length} ${ms}ms`);
+      const cache = response.headers.get(CACHE_HEADER);
+      log(`${ip ?? "-"} ${user ?? "-"} "${request.method} ${url.pathname}${url.search}" ${response.status} ${length} ${ms}ms${cache ? ` cache=${cache}` : ""}`);
     }
     return response;
   };

@@ -8,6 +8,8 @@ import { type PartitionService, createPartitionService } from "./services/partit
 import { type ReferrerService, createReferrerService } from "./services/referrers.ts";
 import { type TagService, createTagService } from "./services/tags.ts";
 import { type UploadService, createUploadService } from "./services/uploads.ts";
+import { type Metrics, createMetrics } from "./metrics.ts";
+import { type Upstream, type UpstreamOptions, createUpstream } from "./upstream/upstream.ts";
 
 /** Every service of a registry instance. */
 export interface Registry {
@@ -19,12 +21,15 @@ export interface Registry {
   referrers: ReferrerService;
   manifests: ManifestService;
   partitions: PartitionService;
+  metrics: Metrics;
+  /** The pull-through cache (`serve --upstream`). */
+  upstream?: Upstream;
 }
 
 /** Creates the services of a registry over a driver. */
 export function createRegistry(
   driver: StorageDriver,
-  opts: { readOnly?: boolean; derivedLimits?: Partial<DerivedLimits>; hashThread?: SessionHashes } = {},
+  opts: { readOnly?: boolean; derivedLimits?: Partial<DerivedLimits>; hashThread?: SessionHashes; upstream?: UpstreamOptions; tier?: string } = {},
 ): Registry {
   const readOnly = opts.readOnly ?? false;
   const blobs = createBlobService(driver);
@@ -32,6 +37,9 @@ export function createRegistry(
   const referrers = createReferrerService(driver);
   const manifests = createManifestService(driver, blobs, tags, referrers);
   const derived = createDerivedStore(driver, { readOnly, limits: opts.derivedLimits });
+  const partitions = createPartitionService({ driver, blobs, manifests, derived });
+  const metrics = createMetrics(opts.tier ?? (opts.upstream ? "edge" : "origin"));
+  const upstream = opts.upstream && createUpstream({ driver, blobs, tags, manifests, partitions, metrics }, opts.upstream);
   return {
     driver,
     readOnly,
@@ -40,6 +48,8 @@ export function createRegistry(
     tags,
     referrers,
     manifests,
-    partitions: createPartitionService({ driver, blobs, manifests, derived }),
+    partitions,
+    metrics,
+    upstream,
   };
 }

@@ -18,12 +18,17 @@ export function parseDigestParam(text: string): Digest {
 export async function getBlob(reg: Registry, request: Request, name: string, digestText: string): Promise<Response> {
   const digest = parseDigestParam(digestText);
   const head = request.method === "HEAD";
-  const stat = await reg.blobs.stat(name, digest);
-  if (!stat) {
+  let stat = await reg.blobs.stat(name, digest);
+  if (stat) reg.upstream?.touch(digest);
+  else {
     // Configs of generated partitions are served from the derived cache.
     const doc = await reg.partitions.derived(name, digest);
-    if (!doc) throw new OciError("BLOB_UNKNOWN", `blob ${digest} is not in ${name}`);
-    return sendBytes(doc.bytes, digest, request, head);
+    if (doc) return sendBytes(doc.bytes, digest, request, head);
+    // An edge streams a missing blob while caching it, or has it local once this returns undefined.
+    const pulled = await reg.upstream?.blob(name, digest, request);
+    if (pulled) return pulled;
+    stat = reg.upstream && (await reg.blobs.stat(name, digest));
+    if (!stat) throw new OciError("BLOB_UNKNOWN", `blob ${digest} is not in ${name}`);
   }
   const size = stat.size;
   const range = parseRangeHeader(request.headers.get("range"), size);

@@ -10,6 +10,8 @@ import { readBodyLimited } from "./http.ts";
 
 // Exact tags and digests first; a partition suffix is only tried when no such tag exists.
 async function findManifest(reg: Registry, name: string, reference: string): Promise<ServedDoc> {
+  // An edge first makes what upstream has local (tags revalidated after their time to live).
+  await reg.upstream?.prepareManifest(name, reference);
   if (isDigest(reference)) {
     const stored = await reg.manifests.getByDigest(name, reference);
     if (stored) return { digest: stored.digest, mediaType: stored.parsed.mediaType, bytes: stored.parsed.bytes };

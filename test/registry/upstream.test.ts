@@ -1,0 +1,195 @@
+/**
+ * `2dfs serve --upstream` in-process against a real origin socket: pull-through of tags,
+ * digests, partitions and blobs, verification, single flight, tag TTL and stale serving,
+ * eviction and /metrics.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { blobDataPath } from "../../src/registry/storage/paths.ts";
+import { sha256 } from "./helpers.ts";
+import { grid, pushNative } from "./partition-fixtures.ts";
+import { ACCEPT_ALL, createEdge, startOrigin } from "./upstream-support.ts";
+
+const stops: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const s of stops.splice(0)) await s();
+});
+const origin = (opts: Parameters<typeof startOrigin>[0] = {}) => {
+  const o = startOrigin(opts);
+  stops.push(o.stop);
+  return o;
+};
+const bytesOf = async (res: Response) => new Uint8Array(await res.arrayBuffer());
+const seeded = (n: number, seed: number) => {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) out[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  return out;
+};
+
+describe("serve --upstream (pull-through edge)", () => {
+  test("a partition is computed at the edge from the upstream's plain tag; each needed piece crosses once", async () => {
+    const o = origin();
+    await pushNative(o.client, "m/field", "v1", grid(2, 2));
+    const edge = createEdge(o.url);
+    const res = await edge.req("GET", "/v2/m/field/manifests/v1--0.0.0.1", ACCEPT_ALL);
+    expect(res.status).toBe(200);
+    const manifest = JSON.parse(await res.text());
+    expect(manifest.layers).toHaveLength(3); // the base layer and allotments (0,0), (0,1)
+    // No partition request went upstream: only the tag, its manifest and its config.
+    expect(o.requests.filter((r) => r.includes("--"))).toEqual([]);
+    expect(o.count("HEAD", "/manifests/v1")).toBe(1);
+    for (const layer of manifest.layers) {
+      const got = await edge.req("GET", `/v2/m/field/blobs/${layer.digest}`);
+      expect(got.status).toBe(200);
+      expect(sha256(await bytesOf(got))).toBe(layer.digest);
+    }
+    // The partition's config was generated here; the allotments (1,0), (1,1) were never fetched.
+    const before = [...o.requests];
+    expect(before.filter((r) => r.startsWith("GET") && r.includes("/blobs/"))).toHaveLength(1 + 3);
+    // A second round (another overlapping partition, same blobs) asks upstream nothing within the TTL.
+    const again = await edge.req("GET", "/v2/m/field/manifests/v1--0.0.0.0", ACCEPT_ALL);
+    expect(again.status).toBe(200);
+    for (const layer of JSON.parse(await again.text()).layers) {
+      expect((await edge.req("GET", `/v2/m/field/blobs/${layer.digest}`)).status).toBe(200);
+    }
+    expect(o.requests).toEqual(before);
+    const metrics = await (await edge.req("GET", "/metrics")).text();
+    expect(metrics).toContain('tdfs_cache_misses_total{tier="edge",kind="blob"} 4');
+    expect(metrics).toMatch(/tdfs_cache_hits_total\{tier="edge",kind="blob"\} [1-9]/);
+    expect(metrics).toMatch(/tdfs_upstream_bytes_total\{tier="edge"\} [1-9]/);
+  });
+
+  test("20 concurrent GETs of a cold blob share one upstream fetch, and the body streams before the origin has sent it all", async () => {
+    const o = origin();
+    const big = seeded(3 << 20, 7);
+    const digest = await o.client.pushBlob("m/big", big);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    // The origin sends the first MiB, then stalls until the test has seen bytes through the edge.
+    o.hooks.set(`/v2/m/big/blobs/${digest}`, (res) => {
+      const reader = res.body!.getReader();
+      let sent = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(c) {
+            if (sent >= 1 << 20) await released;
+            const { done, value } = await reader.read();
+            if (done) return c.close();
+            sent += value.byteLength;
+            c.enqueue(value);
+          },
+        }),
+        { headers: res.headers },
+      );
+    });
+    const edge = createEdge(o.url);
+    const first = await edge.req("GET", `/v2/m/big/blobs/${digest}`);
+    expect(first.status).toBe(200);
+    const reader = first.body!.getReader();
+    const firstChunk = await reader.read();
+    expect(firstChunk.value!.byteLength).toBeGreaterThan(0);
+    const others = Array.from({ length: 19 }, () => edge.req("GET", `/v2/m/big/blobs/${digest}`).then(bytesOf));
+    release();
+    const rest: Uint8Array[] = [firstChunk.value!];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(r.value);
+    expect(sha256(Buffer.concat(rest))).toBe(digest);
+    for (const body of await Promise.all(others)) expect(sha256(body)).toBe(digest);
+    expect(o.count("GET", `/blobs/${digest}`)).toBe(1);
+  });
+
+  test("a blob that fails verification breaks the client's transfer and nothing is kept", async () => {
+    const o = origin();
+    const data = seeded(1 << 20, 3);
+    const digest = await o.client.pushBlob("m/bad", data);
+    o.corrupt.add(digest);
+    const edge = createEdge(o.url);
+    const res = await edge.req("GET", `/v2/m/bad/blobs/${digest}`);
+    let received = 0;
+    let failed: unknown;
+    try {
+      for await (const chunk of res.body!) received += chunk.byteLength;
+    } catch (e) {
+      failed = e;
+    }
+    expect(String(failed)).toContain("failed verification");
+    expect(received).toBeLessThan(data.byteLength);
+    expect(await edge.driver.stat(blobDataPath(digest))).toBeUndefined();
+    expect(await edge.driver.list("_upstream/tmp")).toEqual([]);
+    expect(edge.lines.join("\n")).toContain(`upstream blob ${digest} failed verification`);
+    // Not cached: the next request asks upstream again (and fails again, as an error now that a joiner can see it).
+    const again = await edge.req("GET", `/v2/m/bad/blobs/${digest}`);
+    await again.arrayBuffer().catch(() => {});
+    expect(o.count("GET", `/blobs/${digest}`)).toBe(2);
+  });
+
+  test("tags are revalidated with a HEAD after the TTL; while upstream is down the cached tag is served stale and logged", async () => {
+    const o = origin();
+    const v1 = await pushNative(o.client, "m/t", "v1", grid(1, 2));
+    const edge = createEdge(o.url, { tagTtlSeconds: 0 });
+    const get = () => edge.req("GET", "/v2/m/t/manifests/v1", ACCEPT_ALL);
+    expect((await get()).headers.get("docker-content-digest")).toBe(v1.digest);
+    expect((await get()).headers.get("docker-content-digest")).toBe(v1.digest);
+    expect(o.count("HEAD", "/manifests/v1")).toBe(2);
+    expect(o.count("GET", `/manifests/${v1.digest}`)).toBe(1);
+    const v2 = await pushNative(o.client, "m/t", "v1", grid(2, 2));
+    expect((await get()).headers.get("docker-content-digest")).toBe(v2.digest);
+    o.stop();
+    const stale = await get();
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get("docker-content-digest")).toBe(v2.digest);
+    expect(edge.lines.join("\n")).toMatch(/serving cached tag m\/t:v1 \(stale\): upstream http:\/\/127\.0\.0\.1:\d+ unreachable/);
+    // A partition of the cached tag is still computed; a tag never cached is a gateway error naming the upstream.
+    expect((await edge.req("GET", "/v2/m/t/manifests/v1--1.1.1.1", ACCEPT_ALL)).status).toBe(200);
+    const missing = await edge.req("GET", "/v2/m/t/manifests/v9", ACCEPT_ALL);
+    expect(missing.status).toBe(502);
+    expect(await missing.text()).toContain("unreachable");
+    expect(await (await edge.req("GET", "/metrics")).text()).toContain('tdfs_stale_tags_served_total{tier="edge"} 2');
+  });
+
+  test("--cache-max evicts least-recently-used upstream blobs, never a blob pushed to the edge", async () => {
+    const o = origin();
+    const blobs = [1, 2, 3].map((s) => seeded(100_000, s));
+    const digests = await Promise.all(blobs.map((b) => o.client.pushBlob("m/lru", b)));
+    const edge = createEdge(o.url, { cacheMaxBytes: 250_000 });
+    // Pushed to the edge itself, then also fetched through it in another repository.
+    const pushed = seeded(100_000, 9);
+    const pushedDigest = sha256(pushed);
+    const put = await edge.app.handle(new Request(`http://localhost/v2/local/mine/blobs/uploads/?digest=${pushedDigest}`, { method: "POST", body: pushed }));
+    expect(put.status).toBe(201);
+    await o.client.pushBlob("m/lru", pushed);
+    const get = async (d: string) => expect(sha256(await bytesOf(await edge.req("GET", `/v2/m/lru/blobs/${d}`)))).toBe(d);
+    await get(digests[0]!);
+    await get(pushedDigest);
+    await get(digests[1]!);
+    await get(digests[0]!); // used again: digests[1] is now the oldest upstream-only blob
+    await get(digests[2]!); // 400 KB of upstream records > 250 KB: evict until under the cap
+    expect(await edge.driver.stat(blobDataPath(pushedDigest))).toBeDefined();
+    expect(await edge.driver.stat(blobDataPath(digests[1]!))).toBeUndefined();
+    expect(await edge.driver.stat(blobDataPath(digests[2]!))).toBeDefined();
+    expect(edge.lines.join("\n")).toContain(`evicted ${digests[1]}`);
+    // The evicted blob comes back from upstream on its next request.
+    await get(digests[1]!);
+    expect(o.count("GET", `/blobs/${digests[1]}`)).toBe(2);
+  });
+
+  test("an upstream with basic auth is reached with --upstream-user and TDFS_UPSTREAM_PASSWORD", async () => {
+    const hash = await Bun.password.hash("s3cret", { algorithm: "bcrypt", cost: 4 });
+    const o = origin({ htpasswd: `edge:${hash}\n` });
+    const data = seeded(1000, 5);
+    const auth = { Authorization: `Basic ${btoa("edge:s3cret")}` };
+    const digest = sha256(data);
+    const up = await o.client.app.handle(new Request(`http://localhost/v2/m/auth/blobs/uploads/?digest=${digest}`, { method: "POST", body: data, headers: auth }));
+    expect(up.status).toBe(201);
+    const saved = process.env.TDFS_UPSTREAM_PASSWORD;
+    process.env.TDFS_UPSTREAM_PASSWORD = "s3cret";
+    try {
+      const edge = createEdge(o.url, { user: "edge" });
+      expect(sha256(await bytesOf(await edge.req("GET", `/v2/m/auth/blobs/${digest}`)))).toBe(digest);
+      const anonymous = createEdge(o.url, { user: "nobody" });
+      expect((await anonymous.req("GET", `/v2/m/auth/blobs/${digest}`)).status).toBe(502);
+    } finally {
+      if (saved === undefined) delete process.env.TDFS_UPSTREAM_PASSWORD;
+      else process.env.TDFS_UPSTREAM_PASSWORD = saved;
+    }
+  });
+});
