@@ -9,9 +9,15 @@
  * whose hasher costs ~2 ms to create), on the server's hashing thread when it has one. The
  * running hash stays in memory between chunks; a process or thread that does not hold it
  * (after a restart, or another instance) re-hashes the acknowledged bytes once from storage.
+ *
+ * On a store that is not a local file system (S3, shared by stateless replicas; and memory), the
+ * bytes are hashed as they stream into storage, with hash-wasm, whose state is saved in the
+ * session's state document after each chunk (hash/session-state.ts): the instance that takes
+ * the next chunk, or the commit, restores it, and never reads back the bytes already uploaded.
  */
 import { type Digest, DigestError, parseDigest } from "../../oci/digest.ts";
 import { type SessionHashes, createSessionHashes } from "../../hash/session-hashes.ts";
+import { hashingStream, restoreSha256, saveSha256State } from "../../hash/session-state.ts";
 import { OciError } from "../../oci/errors.ts";
 import type { StorageDriver } from "../driver/driver.ts";
 import { StorageFullError } from "../driver/storage-full.ts";
@@ -34,6 +40,8 @@ export interface ChunkInfo {
 interface SessionState {
   offset: number;
   started: string;
+  /** hash-wasm's saved SHA-256 state after `offset` bytes (stores without local files only). */
+  sha256?: string;
 }
 
 /** The upload operations. */
@@ -64,6 +72,8 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
   };
 
   const hashes = sessionHashesFor(driver, opts.hashThread);
+  // A store without local files may be shared by replicas: the hash state lives in the store.
+  const savedHash = !driver.file;
   const keyOf = (name: string, id: string) => `${name}\0${id}`;
 
   const paths = (name: string, id: string) => {
@@ -98,20 +108,31 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
     // A process that died during a chunk may have left unacknowledged bytes: drop them.
     await driver.truncate(p.data, state.offset);
     let received: number;
+    let sha256 = state.sha256;
     try {
-      // The driver stores the body as fast as it can (natively on a file system); the new bytes
-      // are then hashed from storage, still in the page cache.
-      const size = await driver.append(p.data, body);
-      received = size - state.offset;
-      if (expected !== undefined && received !== expected) {
-        throw new OciError("SIZE_INVALID", `expected ${expected} bytes, received ${received}`);
+      if (savedHash) {
+        const hasher = await restoreSha256(state.sha256, state.offset, () => driver.reader(p.data, 0, state.offset));
+        const size = await driver.append(p.data, hashingStream(body, hasher));
+        received = size - state.offset;
+        if (expected !== undefined && received !== expected) {
+          throw new OciError("SIZE_INVALID", `expected ${expected} bytes, received ${received}`);
+        }
+        sha256 = saveSha256State(hasher);
+      } else {
+        // The driver stores the body as fast as it can (natively on a file system); the new bytes
+        // are then hashed from storage, still in the page cache.
+        const size = await driver.append(p.data, body);
+        received = size - state.offset;
+        if (expected !== undefined && received !== expected) {
+          throw new OciError("SIZE_INVALID", `expected ${expected} bytes, received ${received}`);
+        }
+        await hashes.update(keyOf(name, id), p.data, state.offset, size);
       }
-      await hashes.update(keyOf(name, id), p.data, state.offset, size);
     } catch (e) {
       await driver.truncate(p.data, state.offset);
       throw e;
     }
-    const next = { ...state, offset: state.offset + received };
+    const next: SessionState = { ...state, offset: state.offset + received, ...(sha256 !== undefined ? { sha256 } : {}) };
     await save(name, id, next);
     return next;
   };
@@ -166,10 +187,13 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
         state = await appendChunk(name, id, state, body, chunk);
         const p = paths(name, id);
         const { algorithm } = parseDigest(digest);
+        const done = state;
         const actual: Digest =
-          algorithm === "sha256"
-            ? `sha256:${await hashes.digest(keyOf(name, id), p.data, state.offset)}`
-            : await rehash(driver, p.data, algorithm, state.offset);
+          algorithm !== "sha256"
+            ? await rehash(driver, p.data, algorithm, state.offset)
+            : savedHash
+              ? (await restoreSha256(done.sha256, done.offset, () => driver.reader(p.data, 0, done.offset))).digest()
+              : `sha256:${await hashes.digest(keyOf(name, id), p.data, state.offset)}`;
         if (actual !== digest) {
           await driver.delete(p.dir);
           throw new OciError("DIGEST_INVALID", `upload content hashes to ${actual}, not ${digest}; the data was discarded`);
