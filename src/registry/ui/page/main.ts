@@ -96,14 +96,15 @@ async function openImage(): Promise<void> {
     state.platforms = fetched.kind === "index" ? fetched.index.manifests.filter((d) => d.platform && d.platform.os !== "unknown") : [];
     drawPlatforms();
     let manifest = await platformManifest(fetched);
-    // A reference-format field lists no sizes: its whole-field partition has them, per cell.
+    // The registry serves the plain tag of a reference-format field flattened; a registry that
+    // serves the field blob as stored still answers the whole-field partition, which lists sizes.
     if (hasReferenceField(manifest)) {
       fetched = await getManifest(name, `${tag}${WHOLE_FIELD_SUFFIX}`);
       manifest = await platformManifest(fetched);
     }
     const config = await getConfig(name, manifest.config);
     if (name !== state.name || tag !== state.tag) return; // another tag was chosen meanwhile
-    showView(toFieldView(manifest, config), hasReferenceField(manifest) ? "reference" : "native");
+    showView(toFieldView(manifest, config));
   } catch (e) {
     $("summary").textContent = `Could not read ${name}:${tag}: ${(e as Error).message}`;
     state.view = undefined;
@@ -131,7 +132,7 @@ function drawPlatforms(): void {
   $("platform").innerHTML = state.platforms.map((d) => `<option>${escapeHtml(platformKey(d))}</option>`).join("");
 }
 
-function showView(view: FieldView, format: string): void {
+function showView(view: FieldView): void {
   const started = performance.now();
   state.view = view;
   const allotmentBytes = view.cells.reduce((s, c) => s + c.size, 0);
@@ -139,7 +140,7 @@ function showView(view: FieldView, format: string): void {
   $("summary").textContent =
     view.cells.length === 0
       ? `No 2DFS field: ${base}.`
-      : `${view.cells.length} allotments (${formatBytes(allotmentBytes)}) in rows 0..${view.rows.at(-1)}, columns 0..${view.cols.at(-1)}, ${format} format; ` +
+      : `${view.cells.length} allotments (${formatBytes(allotmentBytes)}) in rows 0..${view.rows.at(-1)}, columns 0..${view.cols.at(-1)}; ` +
         `on top of ${base}.${view.compacted ? " Rows and columns without allotments are not drawn." : ""}`;
   state.grid = view.cells.length > 0 ? drawGrid($("grid-wrap"), view, `Field of ${state.name}:${state.tag}`) : undefined;
   state.focus = state.anchor = { row: view.rows[0] ?? 0, col: view.cols[0] ?? 0 };
@@ -225,7 +226,7 @@ function wireGrid(): void {
     if (!at) return;
     if (!state.dragging) return showCellInfo(at);
     if (at.row === state.focus.row && at.col === state.focus.col) return;
-    state.focus = at;
+    focusCell(at); // the keyboard carries on from where the drag ended
     drawRect(state.anchor, at);
   });
   browser.addEventListener("mouseup", () => {
@@ -233,7 +234,10 @@ function wireGrid(): void {
   });
   wrap.addEventListener("focusin", (e) => {
     const at = state.grid?.position(e.target);
-    if (at) showCellInfo(at);
+    if (!at) return;
+    // Focus arriving from outside (Tab, a click) moves the keyboard's anchor there too.
+    if (at.row !== state.focus.row || at.col !== state.focus.col) state.focus = state.anchor = at;
+    showCellInfo(at);
   });
   wrap.addEventListener("keydown", (e) => {
     const grid = state.grid;

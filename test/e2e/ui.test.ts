@@ -1,0 +1,267 @@
+/**
+ * The web page of `2dfs serve` in a real headless Chromium (Debian's package, driven by
+ * playwright-core): open a pushed field, drag a rectangle, check the suffix and bytes shown,
+ * copy the docker command and run it with a real dockerd against the same server. Also: the
+ * keyboard, typed suffixes (unions), reference and multi-platform images, --htpasswd (the
+ * browser's credentials), --no-ui, and render/selection times on a 1,000-allotment field.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { composeNative } from "../../src/field/native-format.ts";
+import { sha256Bytes } from "../../src/hash/sha256.ts";
+import type { ImageManifest } from "../../src/oci/manifest.ts";
+import { MediaType } from "../../src/oci/media-types.ts";
+import { run2dfs } from "../support/cli.ts";
+import { writeTree } from "../support/temp.ts";
+import {
+  type DockerdHandle,
+  describeIfE2E,
+  makeBusyboxBase,
+  makeTempDir,
+  removeTempDir,
+  startDockerd,
+  startTdfsServer,
+  type TdfsServer,
+  type ToolName,
+} from "./support/index.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"];
+// A 2 x 3 field with a hole at (1, 1); cell (r, c) holds /field/rR-cC.txt of (r * 3 + c + 1) KiB.
+const CELLS = [[0, 0], [0, 1], [0, 2], [1, 0], [1, 2]] as const;
+const fileOf = (r: number, c: number) => `/field/r${r}-c${c}.txt`;
+
+async function openBrowser(dir: string, name: string, opts: { httpCredentials?: { username: string; password: string } } = {}): Promise<BrowserContext> {
+  // A fresh profile per browser: nothing cached or remembered between runs.
+  return chromium.launchPersistentContext(join(dir, `profile-${name}`), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1280, height: 860 },
+    ...opts,
+  });
+}
+
+/** Pushes a synthetic native field of rows x cols allotments (tiny blobs) straight through the /v2 API. */
+async function pushSyntheticField(host: string, name: string, rows: number, cols: number, auth?: string): Promise<void> {
+  const headers: Record<string, string> = auth ? { Authorization: `Basic ${btoa(auth)}` } : {};
+  const upload = async (bytes: Uint8Array) => {
+    const digest = sha256Bytes(bytes);
+    const r = await fetch(`http://${host}/v2/${name}/blobs/uploads/?digest=${digest}`, { method: "POST", body: bytes, headers });
+    if (r.status !== 201) throw new Error(`upload ${digest}: ${r.status} ${await r.text()}`);
+    return { digest, size: bytes.byteLength };
+  };
+  const allotments = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const blob = await upload(new TextEncoder().encode(`cell ${r}.${c} `.repeat(1 + ((r + c) % 7))));
+      allotments.push({ row: r, col: c, diffId: blob.digest, layer: { mediaType: MediaType.ociLayer, ...blob } });
+    }
+  }
+  const config = { architecture: "amd64", os: "linux", rootfs: { type: "layers" as const, diff_ids: [] }, history: [] };
+  const image = composeNative({ config }, allotments, {
+    created: "2020-01-01T00:00:00Z",
+    describe: (a) => `2dfs allotment ${a.row}.${a.col}: /synthetic/${a.row}-${a.col}.bin`,
+    sha256: sha256Bytes,
+  });
+  await upload(image.configBytes);
+  const put = await fetch(`http://${host}/v2/${name}/manifests/v1`, {
+    method: "PUT",
+    body: image.manifestBytes,
+    headers: { ...headers, "Content-Type": MediaType.ociManifest },
+  });
+  if (put.status !== 201) throw new Error(`manifest: ${put.status} ${await put.text()}`);
+}
+
+/** Drags from one grid cell to another with the real mouse. */
+async function drag(page: Page, from: [number, number], to: [number, number]): Promise<void> {
+  const box = async ([r, c]: [number, number]) => (await page.locator("tbody tr").nth(r).locator("td").nth(c).boundingBox())!;
+  const a = await box(from);
+  const b = await box(to);
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 5 });
+  await page.mouse.up();
+}
+
+describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "busybox", "chromium" as ToolName], () => {
+  let dir: string;
+  let server: TdfsServer;
+  let locked: TdfsServer;
+  let noUi: TdfsServer;
+  let dockerd: DockerdHandle;
+  let browser: BrowserContext;
+  const store = () => join(dir, "store");
+  const ok2dfs = async (args: string[]) => {
+    const out = await run2dfs([...args, "--store", store()]);
+    if (out.code !== 0) throw new Error(`2dfs ${args.join(" ")}: ${out.stderr}`);
+  };
+
+  beforeAll(async () => {
+    expect(existsSync(CHROMIUM)).toBe(true);
+    dir = await makeTempDir("2dfs-e2e-ui-");
+    const hash = (await Bun.password.hash("s3cret", { algorithm: "bcrypt", cost: 4 })).replace(/^\$2b\$/, "$2y$");
+    await writeFile(join(dir, "htpasswd"), `alice:${hash}\n`);
+    [server, locked, noUi, dockerd] = await Promise.all([
+      startTdfsServer(),
+      startTdfsServer(["--htpasswd", join(dir, "htpasswd")]),
+      startTdfsServer(["--no-ui"]),
+      startDockerd(),
+    ]);
+    const single = await makeBusyboxBase(join(dir, "single"));
+    const multi = await makeBusyboxBase(join(dir, "multi"), { platforms: ["amd64", "arm64"] });
+    const files: Record<string, string> = {};
+    for (const [r, c] of CELLS) files[`ctx/r${r}-c${c}.txt`] = `r${r}-c${c}\n`.padEnd((r * 3 + c + 1) * 1024, ".");
+    files["ctx/2dfs.json"] = JSON.stringify({ allotments: CELLS.map(([r, c]) => ({ src: `r${r}-c${c}.txt`, dst: fileOf(r, c), row: r, col: c })) });
+    await writeTree(dir, files);
+    const f = join(dir, "ctx", "2dfs.json");
+    await ok2dfs(["build", "-t", "model:v1", "-f", f, "--base", `oci:${single.layoutDir}:${single.tag}`, "--quiet"]);
+    await ok2dfs(["build", "-t", "ref:v1", "-f", f, "--base", `oci:${single.layoutDir}:${single.tag}`, "--format", "reference", "--quiet"]);
+    await ok2dfs(["build", "-t", "multi:v1", "-f", f, "--base", `oci:${multi.layoutDir}:${multi.tag}`, "--quiet"]);
+    for (const name of ["model", "ref", "multi"]) await ok2dfs(["push", `${name}:v1`, `${server.host}/e2e/${name}:v1`, "--quiet"]);
+    await pushSyntheticField(server.host, "e2e/big", 40, 25);
+    await pushSyntheticField(locked.host, "e2e/locked", 2, 2, "alice:s3cret");
+    browser = await openBrowser(dir, "main");
+    await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: `http://${server.host}` });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.allSettled([server?.stop(), locked?.stop(), noUi?.stop(), dockerd?.stop()]);
+    await removeTempDir(dir);
+  });
+
+  test("drag a rectangle, check suffix and bytes, copy the docker command and run it with Docker", async () => {
+    const page = await browser.newPage();
+    const external: string[] = [];
+    page.on("request", (r) => {
+      if (!r.url().startsWith(`http://${server.host}/`) && !r.url().startsWith("data:")) external.push(r.url());
+    });
+    await page.goto(`http://${server.host}/`);
+    // The repository list and its search box.
+    await page.locator("#repos a", { hasText: "v1" }).first().waitFor();
+    await page.fill("#search", "mod");
+    expect(await page.locator("#repos .repo").allTextContents()).toEqual(["e2e/model"]);
+    await page.locator("#repos a", { hasText: "v1" }).click();
+    await page.locator("td.full").first().waitFor();
+
+    // Grid: indices, sizes, the hole, the base layer summary.
+    expect(await page.locator("thead th").allTextContents()).toEqual(["row \\ column", "0", "1", "2"]);
+    expect(await page.locator("tbody th").allTextContents()).toEqual(["0", "1"]);
+    expect(await page.locator("td.full").count()).toBe(5);
+    expect(await page.locator("td.empty").getAttribute("aria-label")).toBe("row 1 column 1, empty");
+    expect(await page.locator("#summary").textContent()).toContain("5 allotments");
+    expect(await page.locator("#summary").textContent()).toContain("2 base layers");
+    expect(await page.locator("tbody tr").nth(0).locator("td").nth(2).getAttribute("title")).toContain(fileOf(0, 2));
+
+    await drag(page, [0, 1], [1, 2]);
+    expect(await page.inputValue("#suffix")).toBe("--0.1.1.2");
+    expect(await page.textContent("#sel-count")).toBe("3");
+    // The bytes shown are the selected allotment layers' sizes in the manifest.
+    const manifest = (await (await fetch(`http://${server.host}/v2/e2e/model/manifests/v1`, { headers: { Accept: MediaType.ociManifest } })).json()) as ImageManifest;
+    const cells = manifest.annotations!["io.2dfs.field.cells"]!.split(" ");
+    const allotmentLayers = manifest.layers.slice(manifest.layers.length - cells.length);
+    const expected = cells.reduce((sum, cell, i) => (["0.1", "0.2", "1.2"].includes(cell) ? sum + allotmentLayers[i]!.size : sum), 0);
+    expect(await page.textContent("#sel-bytes")).toContain(`(${expected.toLocaleString("en")} bytes)`);
+
+    await page.click('button[data-copy="docker-cmd"]');
+    const command = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
+    expect(command).toBe(`docker pull ${server.host}/e2e/model:v1--0.1.1.2`);
+    const [, , ref] = command.split(" ");
+    const pulled = await dockerd.docker(["pull", ref!]);
+    expect(pulled.code).toBe(0);
+    const listed = await dockerd.docker(["run", "--rm", "--network", "none", ref!, "sh", "-c", "find /field -type f | sort"]);
+    expect(listed.stdout.trim().split("\n")).toEqual([fileOf(0, 1), fileOf(0, 2), fileOf(1, 2)]);
+
+    expect(await page.textContent("#tdfs-cmd")).toBe(`2dfs pull ${server.host}/e2e/model:v1--0.1.1.2 -o ./model-partition`);
+    const download = await page.getAttribute("#manifest-link", "href");
+    const viaLink = await page.evaluate(async (href) => (await fetch(href!)).json(), download);
+    expect((viaLink as ImageManifest).annotations?.["io.2dfs.field.cells"]).toBe("0.1 0.2 1.2");
+    expect(external).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  test("keyboard (arrows + Shift), Ctrl for a union, and a typed suffix", async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://${server.host}/#e2e/model:v1`);
+    await page.locator("td.full").first().waitFor();
+    await page.locator("td").first().focus();
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("Shift+ArrowDown");
+    await page.keyboard.press("Shift+ArrowRight");
+    expect(await page.inputValue("#suffix")).toBe("--0.1.1.2");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("Control+Space");
+    expect(await page.inputValue("#suffix")).toBe("--0.1.1.2--1.0.1.0");
+    expect(await page.textContent("#sel-count")).toBe("4");
+    await page.keyboard.press("Escape");
+    expect(await page.textContent("#sel-count")).toBe("0");
+    await page.fill("#suffix", "--0.0.0.1--0.1.1.1");
+    expect(await page.textContent("#sel-count")).toBe("2");
+    expect(await page.locator('td[aria-selected="true"]').count()).toBe(2);
+    await page.fill("#suffix", "--1.0.0.0");
+    expect(await page.textContent("#suffix-error")).toContain("first row 1 is after last row 0");
+    await page.close();
+  }, 60_000);
+
+  test("reference-format and multi-platform fields, with the platform picker", async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://${server.host}/#e2e/ref:v1`);
+    await page.locator("td.full").first().waitFor();
+    expect(await page.locator("td.full").count()).toBe(5);
+    // 2dfs serve answers a reference field's plain tag flattened, cells and sizes included.
+    await drag(page, [0, 0], [0, 2]);
+    expect(await page.textContent("#docker-cmd")).toBe(`docker pull ${server.host}/e2e/ref:v1--0.0.0.2`);
+
+    await page.goto(`http://${server.host}/#e2e/multi:v1`);
+    await page.locator("#platform-row:not([hidden])").waitFor();
+    expect(await page.locator("#platform option").allTextContents()).toEqual(["linux/amd64", "linux/arm64"]);
+    await page.selectOption("#platform", "linux/arm64");
+    await page.locator("td.full").first().waitFor();
+    await drag(page, [1, 0], [1, 0]);
+    expect(await page.textContent("#docker-cmd")).toBe(`docker pull --platform linux/arm64 ${server.host}/e2e/multi:v1--1.0.1.0`);
+    await page.close();
+  }, 60_000);
+
+  test("a 1,000-allotment field renders and selects without lag", async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://${server.host}/#e2e/big:v1`);
+    await page.locator("td.full").first().waitFor();
+    expect(await page.locator("td.full").count()).toBe(1000);
+    await drag(page, [0, 0], [9, 9]);
+    await page.locator("td").first().focus();
+    for (let i = 0; i < 10; i++) await page.keyboard.press("Shift+ArrowDown");
+    expect(await page.inputValue("#suffix")).toBe("--0.0.10.0");
+    const t = await page.evaluate(() => (globalThis as unknown as { __tdfsTimings: { renderMs: number; selectMs: number[] } }).__tdfsTimings);
+    const worst = Math.max(...t.selectMs);
+    console.log(`1,000 allotments: render ${t.renderMs.toFixed(1)} ms, ${t.selectMs.length} selection changes, worst ${worst.toFixed(1)} ms, median ${[...t.selectMs].sort((a, b) => a - b)[t.selectMs.length >> 1]!.toFixed(1)} ms`);
+    expect(t.renderMs).toBeLessThan(500);
+    expect(worst).toBeLessThan(50);
+    await page.close();
+  }, 60_000);
+
+  test("--htpasswd: the browser's credentials open the page; without them it is refused", async () => {
+    const withPassword = await openBrowser(dir, "alice", { httpCredentials: { username: "alice", password: "s3cret" } });
+    try {
+      const page = await withPassword.newPage();
+      await page.goto(`http://${locked.host}/#e2e/locked:v1`);
+      await page.locator("td.full").first().waitFor();
+      expect(await page.locator("td.full").count()).toBe(4);
+    } finally {
+      await withPassword.close();
+    }
+    // Without credentials the page is refused with the challenge that makes a browser prompt.
+    const refused = await fetch(`http://${locked.host}/`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toStartWith("Basic ");
+  }, 60_000);
+
+  test("--no-ui: no page at /", async () => {
+    expect((await fetch(`http://${noUi.host}/`)).status).toBe(404);
+    expect((await fetch(`http://${noUi.host}/v2/`)).status).toBe(200);
+  });
+});
