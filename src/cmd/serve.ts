@@ -4,12 +4,15 @@ import { join } from "node:path";
 import { HtpasswdError } from "../registry/auth.ts";
 import { ServeOptionsError, startRegistry } from "../registry/server.ts";
 import { UsageError } from "./errors.ts";
+import { openStorage } from "./storage-option.ts";
 import { type UpstreamFlags, toUpstreamOptions } from "./serve-upstream.ts";
 
 /** Flags of `2dfs serve`. */
 export interface ServeFlags extends UpstreamFlags {
   addr?: string;
   data?: string;
+  /** `s3://BUCKET/PREFIX?endpoint=URL`: serve from object storage (replicas may share it). */
+  storage?: string;
   readOnly?: boolean;
   htpasswd?: string;
   tlsCert?: string;
@@ -31,13 +34,15 @@ export function defaultRegistryDir(explicit?: string): string {
 
 /** Starts the registry and resolves when a signal has stopped it. */
 export async function serveCommand(flags: ServeFlags): Promise<void> {
-  const dataDir = defaultRegistryDir(flags.data);
+  const storage = flags.storage !== undefined ? await openStorage(flags.storage, flags.data) : undefined;
+  const dataDir = storage ? undefined : defaultRegistryDir(flags.data);
   const upstream = toUpstreamOptions(flags);
   let server;
   try {
     server = await startRegistry({
       addr: flags.addr ?? "127.0.0.1:5000",
       dataDir,
+      driver: storage?.driver,
       readOnly: flags.readOnly,
       htpasswdFile: flags.htpasswd,
       tlsCert: flags.tlsCert,
@@ -54,7 +59,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     throw e;
   }
   const mode = flags.readOnly ? ", read-only" : "";
-  process.stderr.write(`2dfs registry listening on ${server.url} (data in ${dataDir}${mode})\n`);
+  process.stderr.write(`2dfs registry listening on ${server.url} (data in ${storage?.where ?? dataDir}${mode})\n`);
   for (const t of upstream?.targets ?? []) process.stderr.write(`pull-through cache of ${t.url}${t.prefix ? ` for ${t.prefix}*` : ""}\n`);
   if (flags.ui !== false) process.stderr.write(`web page: ${server.url}/\n`);
   await new Promise<void>((resolve) => {

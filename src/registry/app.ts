@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import { OciError } from "../oci/errors.ts";
 import { StorageFullError } from "./driver/storage-full.ts";
+import { StorageUnavailableError } from "./driver/storage-unavailable.ts";
 import { BASIC_CHALLENGE, type BasicAuthOptions, createBasicAuth } from "./auth.ts";
 import type { SessionHashes } from "../hash/session-hashes.ts";
 import type { StorageDriver } from "./driver/driver.ts";
@@ -83,6 +84,14 @@ export function createRegistryApp(opts: RegistryAppOptions) {
 
 function toErrorResponse(e: unknown, log: ((line: string) => void) | undefined): Response {
   if (e instanceof OciError) return errorResponse(e);
+  // A remote store (S3) that failed or went away: 503 with what failed, so clients retry later.
+  if (e instanceof StorageUnavailableError) {
+    log?.(`storage unavailable: ${e.message}`);
+    return new Response(JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: e.message, detail: e.message }] }), {
+      status: 503,
+      headers: { "Content-Type": "application/json", "Retry-After": "5" },
+    });
+  }
   log?.(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   const detail = e instanceof Error ? e.message : String(e);
   // A full disk outside an upload (e.g. a manifest PUT): 507, not retried, named in the message clients print.

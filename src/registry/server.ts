@@ -3,14 +3,17 @@ import { createSessionThread } from "../hash/session-thread.ts";
 import { createRegistryApp } from "./app.ts";
 import type { UpstreamOptions } from "./upstream/upstream.ts";
 import { createFilesystemDriver } from "./driver/filesystem.ts";
+import type { StorageDriver } from "./driver/driver.ts";
 import { createMemoryDriver } from "./driver/memory.ts";
 
 /** Options of a running registry. */
 export interface StartRegistryOptions {
   /** `host:port` (port 0 picks a free one). */
   addr: string;
-  /** Storage folder; without it the registry lives in memory. */
+  /** Storage folder; without it (and without `driver`) the registry lives in memory. */
   dataDir?: string;
+  /** A ready storage driver (e.g. S3), used instead of `dataDir`. */
+  driver?: StorageDriver;
   readOnly?: boolean;
   htpasswdFile?: string;
   tlsCert?: string;
@@ -43,11 +46,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<{ url: 
     throw new ServeOptionsError("--tls-cert and --tls-key must be given together");
   }
   const htpasswd = opts.htpasswdFile !== undefined ? await Bun.file(opts.htpasswdFile).text() : undefined;
-  const driver = opts.dataDir !== undefined ? createFilesystemDriver(opts.dataDir) : createMemoryDriver();
+  const driver = opts.driver ?? (opts.dataDir !== undefined ? createFilesystemDriver(opts.dataDir) : createMemoryDriver());
   // Uploads are hashed on a thread of their own, so this event loop keeps serving meanwhile. On
   // the 2-core test VM a 500 MB push of 50 blobs went from 1.20 to 1.16 s (median of 9, min
   // 1.17 -> 1.06); with more cores, and many clients, the event loop is the scarcer resource.
-  const hashThread = opts.dataDir !== undefined ? createSessionThread() : undefined;
+  const hashThread = opts.dataDir !== undefined && opts.driver === undefined ? createSessionThread() : undefined;
   const app = createRegistryApp({ driver, readOnly: opts.readOnly, htpasswd, log: opts.log, hashThread, ui: opts.ui, upstream: opts.upstream, tier: opts.tier });
   app.listen({
     hostname,
