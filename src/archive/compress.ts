@@ -80,18 +80,42 @@ export function looksCompressible(sample: Uint8Array): boolean {
   return Bun.deflateSync(bytes as Uint8Array<ArrayBuffer>, { level: 1 }).length < bytes.length * 0.9;
 }
 
-/** Wraps a node Transform as a web TransformStream; the web side's backpressure bounds buffered output to one chunk's worth. */
+/**
+ * Wraps a node Transform as a web TransformStream; the web side's backpressure bounds buffered
+ * output to one chunk's worth. Once the web side is done (errored, cancelled by its reader, or
+ * failed by the transform) the node stream is destroyed and its late output dropped: zlib emits
+ * data after a consumer stopped, and enqueueing it then would throw where nothing catches it.
+ */
 function toWebTransform(t: Transform): ByteTransform {
   let failed: unknown;
+  let done = false;
+  const stop = (): void => {
+    done = true;
+    t.destroy();
+  };
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
-      t.on("data", (d: Buffer) => controller.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+      t.on("data", (d: Buffer) => {
+        if (done) return;
+        try {
+          controller.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+        } catch {
+          stop(); // the readable side is gone
+        }
+      });
       t.on("error", (e) => {
-        failed = e;
-        controller.error(e);
+        failed ??= e;
+        if (done) return;
+        done = true;
+        try {
+          controller.error(e);
+        } catch {
+          // already errored or closed
+        }
       });
     },
     transform(chunk) {
+      if (done) return failed ? Promise.reject(failed) : undefined;
       return new Promise<void>((resolve, reject) => {
         t.write(chunk, (err) => (err ? reject(err) : failed ? reject(failed) : resolve()));
       });
@@ -104,5 +128,8 @@ function toWebTransform(t: Transform): ByteTransform {
         t.end();
       });
     },
-  });
+    cancel() {
+      stop();
+    },
+  } as Transformer<Uint8Array, Uint8Array> & { cancel(): void });
 }

@@ -11,16 +11,28 @@ export interface TarParse {
   abort(error?: Error): void;
 }
 
-/** Starts parsing `stream`. An error of the source stream (truncated, corrupt) fails the entry loop. */
+/** Starts parsing `stream`. An error of the source stream (truncated, corrupt) fails the entry loop; a parse error stops the reading of the source. */
 export function parseTarStream(stream: ReadableStream<Uint8Array>): TarParse {
   const extract = createTarExtract();
   // Feed the parser by hand so back-pressure holds and a source error reaches the consumer.
   const finished = (async () => {
     try {
       for await (const chunk of stream) {
-        if (!extract.write(chunk)) await new Promise<void>((resolve) => extract.once("drain", () => resolve()));
+        // A parser that failed or was aborted never drains: stop reading (leaving the loop cancels the source).
+        if (extract.destroyed) return;
+        if (!extract.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              extract.off("drain", done);
+              extract.off("close", done);
+              resolve();
+            };
+            extract.on("drain", done);
+            extract.on("close", done);
+          });
+        }
       }
-      (extract as unknown as { end(): void }).end();
+      if (!extract.destroyed) (extract as unknown as { end(): void }).end();
     } catch (error) {
       extract.destroy(error as Error);
     }

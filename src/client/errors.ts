@@ -38,6 +38,11 @@ export class UnsafeEntryError extends Error {
   override name = "UnsafeEntryError";
 }
 
+/** A layer that cannot be decoded (broken gzip or zstd, a truncated or corrupt tar) or expands beyond the limit. */
+export class CorruptLayerError extends Error {
+  override name = "CorruptLayerError";
+}
+
 /** An image or platform that is not there. */
 export class ImageNotFoundError extends Error {
   override name = "ImageNotFoundError";

@@ -19,6 +19,7 @@ import { type ReceiveBody, downloadBlobToStore } from "./blob-download.ts";
 import { createCachingSource } from "./caching-source.ts";
 import { choosePlatform, pickManifest } from "./choose-platform.ts";
 import { type ImagePlan, NotAFieldError, layersBeforeConfig, planImage } from "./image-plan.ts";
+import { checkFinalLinks } from "./link-check.ts";
 import { writeOciLayout } from "./oci-layout-writer.ts";
 import { runBounded } from "../util/run-bounded.ts";
 import { receiveBodyToFile } from "../util/http1-body.ts";
@@ -26,7 +27,7 @@ import { loadLibc } from "../util/libc.ts";
 import { type BodyReceivers, createBodyReceivers } from "./body-receivers.ts";
 import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
 import { createRemoteBlobSource } from "./remote-blob-source.ts";
-import { commitStagingDir, createStagingDir } from "./replace-dir.ts";
+import { type CommitOutcome, commitStagingDir, createStagingDir, targetState } from "./replace-dir.ts";
 import { recordSeen } from "./seen-repos.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
@@ -45,6 +46,8 @@ export interface PullOptions {
   observer?: TransferObserver;
   /** An existing client (tests, or a caller pulling many images from one registry). */
   client?: RegistryClient;
+  /** Replace DIR's content instead of merging into it. */
+  clean?: boolean;
 }
 
 /** What a pull did. */
@@ -55,6 +58,8 @@ export interface PullResult {
   layers: number;
   downloaded: number;
   cached: number;
+  /** DIR had content before, and the pulled files were merged with it. */
+  merged: boolean;
 }
 
 /** Pulls `ref` into `opts.dir`. */
@@ -121,21 +126,26 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   }
 
   const staging = await createStagingDir(opts.dir);
+  let outcome: CommitOutcome;
   try {
     if (format === "oci") {
       const refName = `${reference.tag ?? "latest"}${reference.rects ? toPartitionSuffix(reference.rects) : ""}`;
       await writeOciLayout(staging, store, plan, refName);
     } else {
-      const { extractLayerFile } = await extractor!;
-      const extract = (layer: Descriptor) =>
-        extractLayerFile(store.blobPath(layer.digest), staging, { allowAbsoluteSymlinks: format === "rootfs", layerName: `layer ${layer.digest}` });
+      const { createExtraction } = await extractor!;
+      const extraction = createExtraction(staging, format);
+      const extract = (layer: Descriptor) => extraction.extractLayerFile(store.blobPath(layer.digest), `layer ${layer.digest}`);
       // 2dfs's builder never lets two allotments write one path, so a native field's files can be
-      // extracted side by side. The reference builder does not check that, and a root filesystem
-      // applies layers in order (whiteouts): those go one by one, later layers winning.
+      // extracted side by side (safe-extract.ts says why they cannot race). The reference builder
+      // does not check that, and a root filesystem applies layers in order (whiteouts): those go
+      // one by one, later layers winning.
       if (format === "files" && plan.fieldFormat === "native") await runBounded(layers, jobs, extract);
       else for (const layer of layers) await extract(layer);
+      const created = extraction.finish();
+      const mergeInto = !opts.clean && targetState(opts.dir) === "folder" ? opts.dir : undefined;
+      checkFinalLinks({ staged: staging, mergeInto, format, created });
     }
-    await commitStagingDir(staging, opts.dir);
+    outcome = await commitStagingDir(staging, opts.dir, { replace: opts.clean });
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
@@ -145,6 +155,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
     platform: plan.platform,
     layers: layers.length,
     ...counts,
+    merged: outcome === "merged",
   };
 }
 

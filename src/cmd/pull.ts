@@ -9,6 +9,7 @@ import { type PullFormat, pullImage } from "../client/pull-image.ts";
 import { createRegistryClient } from "../client/registry-client.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import { UsageError } from "./errors.ts";
+import { writeTo } from "../util/terminal.ts";
 
 /** Flags of `2dfs pull`. */
 export interface PullFlags {
@@ -21,6 +22,7 @@ export interface PullFlags {
   store?: string;
   quiet?: boolean;
   json?: boolean;
+  clean?: boolean;
 }
 
 const FORMATS: readonly PullFormat[] = ["files", "rootfs", "oci"];
@@ -45,7 +47,11 @@ export async function pullCommand(ref: string, flags: PullFlags): Promise<void> 
   let bytes = 0;
   const observer = { ...reporter, advance: (d: Parameters<typeof reporter.advance>[0], n: number) => ((bytes += n), reporter.advance(d, n)) };
   try {
-    const result = await pullImage(reference, { dir: flags.output, format, platform, store, jobs, observer, client });
+    const result = await pullImage(reference, { dir: flags.output, format, platform, store, jobs, observer, client, clean: flags.clean === true });
+    if (result.merged) {
+      // Said even with --quiet: files from before beside the new ones are easy to mistake for part of the image.
+      writeTo(2, `note: ${flags.output} was not empty: the pulled files were merged with what was there (--clean replaces its content)\n`);
+    }
     const seconds = (performance.now() - started) / 1000;
     reporter.event({ event: "pulled", reference: toFamiliarString(reference), digest: result.manifestDigest, platform: toPlatformString(result.platform), layers: result.layers, downloaded: result.downloaded, cached: result.cached, bytes, format, output: flags.output });
     reporter.finish(

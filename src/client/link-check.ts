@@ -1,0 +1,158 @@
+/**
+ * The last check of a pull, on the tree DIR will hold once the staged tree is merged into it:
+ * no symlink may lead outside DIR. Each link is resolved the way the kernel would, from the
+ * folder it really sits in, following the links already in that final tree (so `b -> a/a/..`
+ * is caught when `a -> .` makes it climb out, whichever layer or earlier pull made `a`); a
+ * missing component is taken by its name. Absolute links are the exception in a root filesystem:
+ * they are stored verbatim for the container (where they resolve inside it) and 2dfs never
+ * follows them; met inside another link's path they restart at DIR, as in the container.
+ *
+ * Checked: every link this pull creates, and every relative link already in DIR that did not
+ * lead outside before this pull and would after it. Links of DIR that already led outside
+ * (the user's own) are not this pull's business. Synchronous metadata calls only.
+ */
+import { type Stats, lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { UnsafeEntryError } from "./errors.ts";
+import type { CreatedLink } from "./safe-extract.ts";
+
+const MAX_SYMLINK_HOPS = 40;
+
+/** One path of the final tree: what is there, and which of the two trees it comes from. */
+interface TreeNode {
+  kind: "folder" | "link" | "file" | "missing";
+  /** The link's target. */
+  target?: string;
+  /** Children come from the staged tree, from DIR, or both (a staged folder over a folder of DIR). */
+  inStaged: boolean;
+  inDir: boolean;
+}
+
+/** A tree seen through lstat: the staged tree laid over DIR as the merge will lay it (either may be absent). */
+interface TreeView {
+  staged?: string;
+  dir?: string;
+}
+
+/** Refuses (UnsafeEntryError) when a link of the final tree would lead outside it; see the file comment. */
+export function checkFinalLinks(opts: { staged: string; mergeInto?: string; format: "files" | "rootfs"; created: CreatedLink[] }): void {
+  // Only a new link can make a path leave the tree: without one, nothing needs walking.
+  if (opts.created.length === 0) return;
+  const merged: TreeView = { staged: opts.staged, dir: opts.mergeInto };
+  for (const link of opts.created) {
+    const parts = link.rel.split("/");
+    const now = lookup(merged, parts);
+    if (now.kind !== "link" || now.target !== link.target || !now.inStaged) continue; // replaced by a later layer
+    const verdict = resolveLink(merged, parts, link.target, opts.format);
+    if (verdict !== "inside") throw new UnsafeEntryError(`${link.origin} -> "${link.target}" ${verdict === "loop" ? "loops" : "leads outside the target folder"} through the links around it`);
+  }
+  if (opts.mergeInto === undefined) return;
+  const before: TreeView = { dir: opts.mergeInto };
+  for (const { parts, target } of linksOf(merged)) {
+    const node = lookup(merged, parts);
+    if (node.inStaged || target.startsWith("/")) continue; // staged links were checked above
+    if (resolveLink(merged, parts, target, opts.format) === "inside") continue;
+    if (resolveLink(before, parts, target, opts.format) !== "inside") continue; // it already led outside
+    throw new UnsafeEntryError(`the symlink "${parts.join("/")}" -> "${target}" already in ${opts.mergeInto} would lead outside it through the links this pull adds`);
+  }
+}
+
+/** Where a link leads: "inside" the tree, "outside" it, or a "loop". */
+function resolveLink(view: TreeView, linkParts: string[], target: string, format: "files" | "rootfs"): "inside" | "outside" | "loop" {
+  if (target.startsWith("/")) {
+    if (format === "rootfs") return "inside"; // verbatim, for the container
+    return "outside";
+  }
+  const done = linkParts.slice(0, -1);
+  let pending = split(target);
+  let hops = 0;
+  let byName = false; // past a missing component (or a file) the rest is taken by its names
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === "..") {
+      if (done.length === 0) return "outside";
+      done.pop();
+      continue;
+    }
+    if (!byName) {
+      const node = lookup(view, [...done, part]);
+      if (node.kind === "link") {
+        if (++hops > MAX_SYMLINK_HOPS) return "loop";
+        const next = node.target!;
+        if (next.startsWith("/")) {
+          if (format === "files") return "outside";
+          done.length = 0;
+        }
+        pending = [...split(next), ...pending];
+        continue;
+      }
+      if (node.kind !== "folder") byName = true;
+    }
+    done.push(part);
+  }
+  return "inside";
+}
+
+function split(path: string): string[] {
+  return path.split("/").filter((p) => p !== "" && p !== ".");
+}
+
+const ROOT: TreeNode = { kind: "folder", inStaged: true, inDir: true };
+
+function lookup(view: TreeView, parts: string[]): TreeNode {
+  let node: TreeNode = { ...ROOT, inStaged: view.staged !== undefined, inDir: view.dir !== undefined };
+  for (let i = 0; i < parts.length; i++) {
+    if (node.kind !== "folder") return { kind: "missing", inStaged: false, inDir: false };
+    node = child(view, node, parts.slice(0, i + 1));
+  }
+  return node;
+}
+
+/** The node at `parts`, given its parent's: a staged entry wins; folders of both trees merge. */
+function child(view: TreeView, parent: TreeNode, parts: string[]): TreeNode {
+  const s = parent.inStaged && view.staged !== undefined ? lstatOrNone(join(view.staged, ...parts)) : undefined;
+  const d = parent.inDir && view.dir !== undefined ? lstatOrNone(join(view.dir, ...parts)) : undefined;
+  const from = s ?? d;
+  if (!from) return { kind: "missing", inStaged: false, inDir: false };
+  const kind = from.isDirectory() ? "folder" : from.isSymbolicLink() ? "link" : "file";
+  const path = join((s ? view.staged : view.dir)!, ...parts);
+  return {
+    kind,
+    ...(kind === "link" ? { target: readlinkSync(path) } : {}),
+    inStaged: s !== undefined,
+    inDir: s ? s.isDirectory() && d?.isDirectory() === true : true,
+  };
+}
+
+/** Every link of the tree, walked without following any. */
+function* linksOf(view: TreeView): Generator<{ parts: string[]; target: string }> {
+  const stack: { parts: string[]; node: TreeNode }[] = [{ parts: [], node: { ...ROOT, inStaged: view.staged !== undefined, inDir: view.dir !== undefined } }];
+  while (stack.length > 0) {
+    const { parts, node } = stack.pop()!;
+    const names = new Set<string>();
+    if (node.inStaged && view.staged !== undefined) for (const n of readdirOrNone(join(view.staged, ...parts))) names.add(n);
+    if (node.inDir && view.dir !== undefined) for (const n of readdirOrNone(join(view.dir, ...parts))) names.add(n);
+    for (const name of names) {
+      const childParts = [...parts, name];
+      const c = child(view, node, childParts);
+      if (c.kind === "link") yield { parts: childParts, target: c.target! };
+      else if (c.kind === "folder") stack.push({ parts: childParts, node: c });
+    }
+  }
+}
+
+function lstatOrNone(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function readdirOrNone(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,202 @@
+// `2dfs pull --format files|rootfs` against hostile images, through the command line and a real
+// registry: layers racing each other, links that leave DIR only through other links, broken gzip.
+// Each refusal must be one `error: layer sha256:<digest>: <reason>` line, exit 1, nothing written
+// outside, DIR as it was and no staging folder left beside it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { gzipSync } from "node:zlib";
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
+import { run2dfs } from "../support/cli.ts";
+import { pushCraftedImage } from "./support/crafted-images.ts";
+import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
+import { type FakeEntry, makeTar } from "./support/layers.ts";
+
+let registry: RunningRegistry;
+let client: RegistryClient;
+let work: string;
+let caseNo = 0;
+
+beforeAll(async () => {
+  registry = await startDistribution();
+  client = await createRegistryClient({ registry: registry.host, credentials: null });
+  work = await mkdtemp(join(tmpdir(), "2dfs-pull-safety-"));
+  await mkdir(join(work, "docker-config"));
+});
+
+afterAll(async () => {
+  await registry.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+/** A fresh case folder: `out` (the -o DIR, not created) and `sink` (an outside folder that must stay empty). */
+async function freshCase(): Promise<{ dir: string; out: string; sink: string }> {
+  const dir = join(work, `case-${++caseNo}`);
+  await mkdir(join(dir, "sink"), { recursive: true });
+  return { dir, out: join(dir, "out"), sink: join(dir, "sink") };
+}
+
+function pull(ref: string, out: string, ...args: string[]) {
+  return run2dfs(["pull", `${registry.host}/${ref}`, "-o", out, "--store", join(work, "store"), "--quiet", ...args], {
+    env: { DOCKER_CONFIG: join(work, "docker-config") },
+  });
+}
+
+/** The case folder holds only `sink` (empty) and, when given, `out` with exactly `outNames`. */
+async function expectUntouched(c: { dir: string; sink: string }, outNames?: string[]): Promise<void> {
+  expect(await readdir(c.sink)).toEqual([]);
+  expect((await readdir(c.dir)).sort()).toEqual(outNames ? ["out", "sink"] : ["sink"]);
+  if (outNames) expect((await readdir(join(c.dir, "out"))).sort()).toEqual(outNames);
+}
+
+function expectLayerError(result: { code: number; stderr: string }, digest: string, reason: RegExp): void {
+  expect(result.code).toBe(1);
+  const lines = result.stderr.trim().split("\n");
+  expect(lines[0]).toStartWith(`error: layer ${digest}: `);
+  expect(lines[0]).toMatch(reason);
+  // One reason and at most a hint: no stack, no runtime source dump.
+  expect(lines.length).toBeLessThanOrEqual(2);
+  expect(result.stderr).not.toMatch(/\n\s+at |node:internal|\^$/m);
+}
+
+describe("layers extracted in parallel cannot race each other out of DIR", () => {
+  test("a layer flipping a folder into an escaping link while another writes into it: refused, nothing outside, 8 of 8 tries", async () => {
+    // Allotment 0 makes `a -> .`, so `a/esc -> ../sink` lands at DIR/esc and passes a check of its
+    // name alone, and flips `esc` between a folder and that link; allotment 1 writes into `esc/`.
+    const flips: FakeEntry[] = [{ name: "a", type: "symlink", linkname: "." }];
+    const writes: FakeEntry[] = [];
+    for (let i = 1; i <= 300; i++) {
+      flips.push({ name: "esc/", type: "directory" }, { name: "a/esc", type: "symlink", linkname: "../sink" });
+      writes.push({ name: `esc/EVIL-race-${i}`, content: "pwned\n" });
+    }
+    const digests = await pushCraftedImage(client, "race/img", "v1", {
+      allotments: [{ bytes: await makeTar(flips) }, { bytes: await makeTar(writes) }],
+    });
+    const escaped: string[][] = [];
+    const results: { code: number; stderr: string }[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const c = await freshCase();
+      results.push(await pull("race/img:v1", c.out, "--jobs", "4"));
+      escaped.push(await readdir(c.sink));
+      await expectUntouched(c);
+    }
+    expect(escaped.filter((names) => names.length > 0)).toEqual([]);
+    for (const result of results) expectLayerError(result, digests.allotments[0]!, /symlink "a"/);
+  }, 120_000);
+});
+
+describe("a link that leaves DIR only through other links is refused", () => {
+  const escapes: [string, FakeEntry[]][] = [
+    // `b`'s name alone says it stays inside; through `a -> .` it climbs out of DIR.
+    ["through a link to DIR in the same layer", [{ name: "a", type: "symlink", linkname: "." }, { name: "b", type: "symlink", linkname: "a/a/.." }]],
+    ["placed through `a -> .` (rootfs)", [{ name: "a", type: "symlink", linkname: "." }, { name: "a/a/a/b", type: "symlink", linkname: "../../.." }]],
+  ];
+  for (const format of ["files", "rootfs"] as const) {
+    for (const [what, entries] of escapes) {
+      if (format === "files" && what.includes("rootfs")) continue;
+      test(`${format}: ${what}`, async () => {
+        const layer = { bytes: await makeTar(entries) };
+        const repo = `escape/${format}-${caseNo}`;
+        const digests = await pushCraftedImage(client, repo, "v1", format === "files" ? { allotments: [layer] } : { base: [layer] });
+        const c = await freshCase();
+        const result = await pull(`${repo}:v1`, c.out, "--format", format);
+        expectLayerError(result, (format === "files" ? digests.allotments : digests.base)[0]!, /symlink "(b|a\/a\/a\/b)".*outside/);
+        await expectUntouched(c);
+      });
+    }
+  }
+
+  test("files: a second pull into the same DIR cannot escape through a link the first one left", async () => {
+    const first = await pushCraftedImage(client, "escape/two-a", "v1", { allotments: [{ bytes: await makeTar([{ name: "a", type: "symlink", linkname: "." }]) }] });
+    const second = await pushCraftedImage(client, "escape/two-b", "v1", { allotments: [{ bytes: await makeTar([{ name: "b", type: "symlink", linkname: "a/a/.." }]) }] });
+    const c = await freshCase();
+    expect((await pull("escape/two-a:v1", c.out)).code).toBe(0);
+    expect(await readlink(join(c.out, "a"))).toBe(".");
+    expect(first.allotments.length).toBe(1);
+    const result = await pull("escape/two-b:v1", c.out);
+    expectLayerError(result, second.allotments[0]!, /symlink "b"/);
+    await expectUntouched(c, ["a"]);
+  });
+
+  test("links that stay inside are kept: relative in files, absolute too in rootfs (verbatim, never followed by 2dfs)", async () => {
+    const files = await makeTar([
+      { name: "data/w.bin", content: "weights" },
+      { name: "latest", type: "symlink", linkname: "data/w.bin" },
+      { name: "data/self", type: "symlink", linkname: "../data" },
+    ]);
+    await pushCraftedImage(client, "inside/files", "v1", { allotments: [{ bytes: files }] });
+    const c = await freshCase();
+    const ok = await pull("inside/files:v1", c.out);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(await readFile(join(c.out, "latest"), "utf8")).toBe("weights");
+    expect(await readlink(join(c.out, "data/self"))).toBe("../data");
+    const rootfs = await makeTar([{ name: "bin/sh", type: "symlink", linkname: "/bin/busybox" }, { name: "bin/busybox", content: "#!" }]);
+    await pushCraftedImage(client, "inside/rootfs", "v1", { base: [{ bytes: rootfs }] });
+    const r = await freshCase();
+    expect((await pull("inside/rootfs:v1", r.out, "--format", "rootfs")).code).toBe(0);
+    expect(await readlink(join(r.out, "bin/sh"))).toBe("/bin/busybox");
+  });
+});
+
+describe("a broken gzip layer is a clean error", () => {
+  let gz: Uint8Array;
+  beforeAll(async () => {
+    gz = new Uint8Array(gzipSync(await makeTar([{ name: "f.txt", content: "x".repeat(200_000) }, { name: "g.txt", content: "hello\n" }])));
+  });
+  const cases: [string, () => Uint8Array, RegExp][] = [
+    ["truncated", () => gz.subarray(0, gz.length >> 1), /gzip.*(cut short|unexpected end)/],
+    ["cut just before its trailer", () => gz.subarray(0, gz.length - 4), /gzip.*(cut short|unexpected end)/],
+    ["with a bad CRC", () => withByte(gz, gz.length - 8, gz[gz.length - 8]! ^ 0xff), /gzip.*(data check|CRC)/i],
+    ["with a bad header", () => withByte(gz, 2, 7), /gzip.*compression method/],
+    ["with corrupt deflate data", () => gz.map((b, i) => (i >= 20 && i < 60 ? 0xff : b)), /gzip/],
+    ["with trailing garbage", () => new Uint8Array([...gz, ...new TextEncoder().encode("trailing garbage")]), /gzip/],
+    // The tar parser gives up while zlib still has output on its way.
+    ["holding no tar", () => new Uint8Array(gzipSync(new Uint8Array(8 << 20).fill(0x41))), /not a valid tar|tar/],
+  ];
+  for (const [what, bytes, reason] of cases) {
+    for (const format of ["files", "rootfs"] as const) {
+      test(`${what} (${format})`, async () => {
+        const layer = { bytes: bytes(), gzip: true };
+        const repo = `gzip/c${caseNo}`;
+        const digests = await pushCraftedImage(client, repo, "v1", format === "files" ? { allotments: [layer] } : { base: [layer] });
+        const c = await freshCase();
+        await mkdir(c.out);
+        await writeFile(join(c.out, "mine.txt"), "mine\n");
+        const result = await pull(`${repo}:v1`, c.out, "--format", format);
+        expectLayerError(result, (format === "files" ? digests.allotments : digests.base)[0]!, reason);
+        await expectUntouched(c, ["mine.txt"]);
+        expect(await readFile(join(c.out, "mine.txt"), "utf8")).toBe("mine\n");
+      });
+    }
+  }
+
+  test("an enormous expansion ratio is refused before it fills the disk", async () => {
+    // A tar header for a 4 GiB file, then gzip members of 1 MiB of zeros each (~1 KiB apiece):
+    // a 1 MiB blob that would expand 1000-fold.
+    const header = (await makeTar([{ name: "bomb.bin", content: new Uint8Array(512) }])).subarray(0, 512);
+    const big = Buffer.from(header);
+    big.write("00040000000000\0".slice(0, 11), 124, "ascii"); // size field: 0o40000000000 = 4 GiB
+    let sum = 0;
+    big.fill(0x20, 148, 156);
+    for (const b of big) sum += b;
+    big.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "ascii");
+    const member = gzipSync(new Uint8Array(1 << 20));
+    const parts = [gzipSync(big), ...Array.from({ length: 1024 }, () => member)];
+    const layer = { bytes: new Uint8Array(Buffer.concat(parts)), gzip: true };
+    const digests = await pushCraftedImage(client, "gzip/bomb", "v1", { allotments: [layer] });
+    const c = await freshCase();
+    const result = await pull("gzip/bomb:v1", c.out);
+    expectLayerError(result, digests.allotments[0]!, /expand/);
+    await expectUntouched(c);
+  }, 120_000);
+});
+
+function withByte(bytes: Uint8Array, at: number, value: number): Uint8Array {
+  const copy = bytes.slice();
+  copy[at] = value;
+  return copy;
+}
+
+

@@ -1,0 +1,50 @@
+/** Pushes hand-crafted (hostile) images: raw layer bytes, exactly as given, as a native field or a plain image. */
+import { uploadBlob } from "../../../src/client/blob-upload.ts";
+import { hostPlatform } from "../../../src/client/host-platform.ts";
+import type { RegistryClient } from "../../../src/client/registry-client.ts";
+import { Annotation } from "../../../src/oci/annotations.ts";
+import { MediaType } from "../../../src/oci/media-types.ts";
+import { sha256 } from "./layers.ts";
+
+/** One layer as pushed: its bytes (any compression, or garbage) and the media type to claim. */
+export interface CraftedLayer {
+  bytes: Uint8Array;
+  gzip?: boolean;
+}
+
+/**
+ * Pushes `repo:tag` with `base` layers and, when `allotments` is given, a native field of one row
+ * (allotment i at (0, i)). The config's diff_ids are the blobs' own digests: pull never reads them.
+ * Returns the digests of the allotment and base layers, in order.
+ */
+export async function pushCraftedImage(
+  client: RegistryClient,
+  repo: string,
+  tag: string,
+  opts: { base?: CraftedLayer[]; allotments?: CraftedLayer[] },
+): Promise<{ base: string[]; allotments: string[] }> {
+  const describe = async (l: CraftedLayer, annotations?: Record<string, string>) => {
+    const d = { digest: sha256(l.bytes), size: l.bytes.byteLength };
+    await uploadBlob(client, repo, d, new Blob([l.bytes]));
+    return { mediaType: l.gzip ? MediaType.ociLayerGzip : MediaType.ociLayer, ...d, ...(annotations ? { annotations } : {}) };
+  };
+  const base = await Promise.all((opts.base ?? []).map((l) => describe(l)));
+  const allotments = await Promise.all(
+    (opts.allotments ?? []).map((l, i) => describe(l, { [Annotation.tdfsRow]: "0", [Annotation.tdfsCol]: String(i) })),
+  );
+  const layers = [...base, ...allotments];
+  const platform = hostPlatform();
+  const config = new TextEncoder().encode(
+    JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) } }),
+  );
+  await uploadBlob(client, repo, { digest: sha256(config), size: config.byteLength }, new Blob([config]));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: sha256(config), size: config.byteLength },
+    layers,
+    ...(opts.allotments ? { annotations: { [Annotation.tdfsVersion]: "1" } } : {}),
+  };
+  await client.putManifest(repo, tag, new TextEncoder().encode(JSON.stringify(manifest)), MediaType.ociManifest);
+  return { base: base.map((l) => l.digest), allotments: allotments.map((l) => l.digest) };
+}
