@@ -32,13 +32,15 @@ interface TreeNode {
 interface TreeView {
   staged?: string;
   dir?: string;
+  /** Nodes already looked up, by path: nothing changes while the check runs. */
+  seen: Map<string, TreeNode>;
 }
 
 /** Refuses (UnsafeEntryError) when a link of the final tree would lead outside it; see the file comment. */
 export function checkFinalLinks(opts: { staged: string; mergeInto?: string; format: "files" | "rootfs"; created: CreatedLink[] }): void {
   // Only a new link can make a path leave the tree: without one, nothing needs walking.
   if (opts.created.length === 0) return;
-  const merged: TreeView = { staged: opts.staged, dir: opts.mergeInto };
+  const merged: TreeView = { staged: opts.staged, dir: opts.mergeInto, seen: new Map() };
   for (const link of opts.created) {
     const parts = link.rel.split("/");
     const now = lookup(merged, parts);
@@ -47,7 +49,7 @@ export function checkFinalLinks(opts: { staged: string; mergeInto?: string; form
     if (verdict !== "inside") throw new UnsafeEntryError(`${link.origin} -> "${link.target}" ${verdict === "loop" ? "loops" : "leads outside the target folder"} through the links around it`);
   }
   if (opts.mergeInto === undefined) return;
-  const before: TreeView = { dir: opts.mergeInto };
+  const before: TreeView = { dir: opts.mergeInto, seen: new Map() };
   for (const { parts, target } of linksOf(merged)) {
     const node = lookup(merged, parts);
     if (node.inStaged || target.startsWith("/")) continue; // staged links were checked above
@@ -100,10 +102,13 @@ function split(path: string): string[] {
 const ROOT: TreeNode = { kind: "folder", inStaged: true, inDir: true };
 
 function lookup(view: TreeView, parts: string[]): TreeNode {
-  let node: TreeNode = { ...ROOT, inStaged: view.staged !== undefined, inDir: view.dir !== undefined };
-  for (let i = 0; i < parts.length; i++) {
-    if (node.kind !== "folder") return { kind: "missing", inStaged: false, inDir: false };
-    node = child(view, node, parts.slice(0, i + 1));
+  if (parts.length === 0) return { ...ROOT, inStaged: view.staged !== undefined, inDir: view.dir !== undefined };
+  const key = parts.join("/");
+  let node = view.seen.get(key);
+  if (node === undefined) {
+    const parent = lookup(view, parts.slice(0, -1));
+    node = parent.kind === "folder" ? child(view, parent, parts) : { kind: "missing", inStaged: false, inDir: false };
+    view.seen.set(key, node);
   }
   return node;
 }

@@ -200,3 +200,77 @@ function withByte(bytes: Uint8Array, at: number, value: number): Uint8Array {
 }
 
 
+
+describe("rootfs bases whose tar names the root itself", () => {
+  for (const root of ["/", "./"]) {
+    test(`an entry "${root}" is the root folder (its mode is ignored)`, async () => {
+      const base = await makeTar([
+        { name: root, type: "directory", mode: 0o700 },
+        { name: `${root === "/" ? "" : "./"}etc/`, type: "directory" },
+        { name: `${root === "/" ? "" : "./"}etc/os-release`, content: "ID=test\n" },
+      ]);
+      const repo = `rootentry/r${caseNo}`;
+      await pushCraftedImage(client, repo, "v1", { base: [{ bytes: base }, { bytes: new Uint8Array(gzipSync(base)), gzip: true }] });
+      const c = await freshCase();
+      const result = await pull(`${repo}:v1`, c.out, "--format", "rootfs");
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(await readFile(join(c.out, "etc/os-release"), "utf8")).toBe("ID=test\n");
+    });
+  }
+});
+
+describe("the output folder", () => {
+  let repo: string;
+  beforeAll(async () => {
+    repo = "outdir/img";
+    await pushCraftedImage(client, repo, "v1", { allotments: [{ bytes: await makeTar([{ name: "model/w.bin", content: "new\n" }]) }] });
+  });
+
+  test("staging folders of pulls that died are removed by the next pull into the same DIR; a live pull's are kept", async () => {
+    const c = await freshCase();
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    const stale = join(c.dir, `.out.2dfs-${dead.pid}-0123abcd`);
+    const staleOld = join(c.dir, `.out.2dfs-${dead.pid}-4567cdef-old`);
+    const live = join(c.dir, `.out.2dfs-${process.pid}-89abcdef`);
+    for (const d of [stale, staleOld, live]) {
+      await mkdir(join(d, "deep"), { recursive: true });
+      await writeFile(join(d, "deep/part.bin"), "half-written");
+    }
+    const result = await pull(`${repo}:v1`, c.out);
+    expect(result.code).toBe(0);
+    expect((await readdir(c.dir)).sort()).toEqual([`.out.2dfs-${process.pid}-89abcdef`, "out", "sink"]);
+    expect(await readFile(join(c.out, "model/w.bin"), "utf8")).toBe("new\n");
+  });
+
+  test("a pull into a non-empty DIR merges and says so; --clean replaces DIR's content", async () => {
+    const c = await freshCase();
+    await mkdir(join(c.out, "model"), { recursive: true });
+    await writeFile(join(c.out, "old.txt"), "old\n");
+    await writeFile(join(c.out, "model/old.bin"), "old\n");
+    const merged = await pull(`${repo}:v1`, c.out);
+    expect(merged.code).toBe(0);
+    expect(merged.stderr).toBe(`note: ${c.out} was not empty: the pulled files were merged with what was there (--clean replaces its content)\n`);
+    expect((await readdir(join(c.out, "model"))).sort()).toEqual(["old.bin", "w.bin"]);
+    const clean = await pull(`${repo}:v1`, c.out, "--clean");
+    expect(clean.stderr).toBe("");
+    expect(clean.code).toBe(0);
+    expect(await readdir(c.out)).toEqual(["model"]);
+    expect(await readdir(join(c.out, "model"))).toEqual(["w.bin"]);
+    expect((await readdir(c.dir)).sort()).toEqual(["out", "sink"]);
+    // Into an empty or missing DIR there is nothing to say.
+    const fresh = await freshCase();
+    expect((await pull(`${repo}:v1`, fresh.out)).stderr).toBe("");
+  });
+
+  test("a failed --clean pull leaves DIR's content as it was", async () => {
+    const evil = await pushCraftedImage(client, "outdir/evil", "v1", { allotments: [{ bytes: new Uint8Array(gzipSync(new Uint8Array(1 << 20))).subarray(0, 500), gzip: true }] });
+    const c = await freshCase();
+    await mkdir(c.out);
+    await writeFile(join(c.out, "keep.txt"), "keep\n");
+    const result = await pull("outdir/evil:v1", c.out, "--clean");
+    expectLayerError(result, evil.allotments[0]!, /cut short/);
+    await expectUntouched(c, ["keep.txt"]);
+  });
+});

@@ -148,6 +148,43 @@ describe(`safe extraction (${m})`, () => {
     expect(await readdir(join(dir, "opt/x"))).toEqual(["3"]);
   });
 
+  test("files format never writes through a link: an entry under a link's name is refused when the link is made", async () => {
+    const dir = await fresh();
+    await mkdir(join(dir, "d"));
+    await expect(extract([{ name: "l", type: "symlink", linkname: "d" }, { name: "l/f", content: "x" }], dir)).rejects.toThrow(/symlink "l" -> "d" collides with a folder/);
+    expect((await lstat(join(dir, "l"))).isDirectory()).toBe(true);
+    expect(await readdir(join(dir, "d"))).toEqual([]);
+  });
+
+  test("files format: within one layer a later entry replaces an earlier one, link or file", async () => {
+    const dir = await fresh();
+    await extract(
+      [
+        { name: "a", content: "file first" },
+        { name: "a", type: "symlink", linkname: "b" },
+        { name: "c", type: "symlink", linkname: "b" },
+        { name: "c", content: "file last" },
+      ],
+      dir,
+    );
+    expect(await readlink(join(dir, "a"))).toBe("b");
+    expect(await readFile(join(dir, "c"), "utf8")).toBe("file last");
+  });
+
+  for (const name of ["/", "./", "."]) {
+    test(`an entry "${name}" names the root: accepted, its mode ignored`, async () => {
+      const dir = await fresh();
+      const before = (await lstat(dir)).mode;
+      await extract([{ name, type: "directory", mode: 0o500 }, { name: "f", content: "x" }], dir, true);
+      expect((await lstat(dir)).mode).toBe(before);
+      expect(await readFile(join(dir, "f"), "utf8")).toBe("x");
+    });
+  }
+
+  test("a root entry that is not a folder is refused", async () => {
+    await expect(extract([{ name: "./", content: "x" }], await fresh(), true)).rejects.toThrow(/names the root folder/);
+  });
+
   test("resolveInRoot clamps .. and absolute symlink targets at the root", async () => {
     const dir = await fresh();
     await extract([{ name: "l", type: "symlink", linkname: "/" }, { name: "m", type: "symlink", linkname: "/" }], dir, true);
