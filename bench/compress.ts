@@ -1,7 +1,11 @@
-/** Compression codecs on float32 noise (like model weights) and text-like data: MB/s and output/input ratio. */
+/**
+ * Compression codecs on float32 noise (like model weights), text-like data and zeros: MB/s and
+ * output/input ratio; then what the `auto` probe costs and predicts (16 x 4 KiB, deflate level 6).
+ */
 import zlib from "node:zlib";
 import { gzipSync as fflateGzip } from "fflate";
-import { createCompressor, looksCompressible } from "../src/archive/compress.ts";
+import { createCompressor, deflateRatio } from "../src/archive/compress.ts";
+import { DEFAULT_MIN_SAVING, SAMPLE_SLICE, SAMPLE_SLICES } from "../src/archive/auto-compression.ts";
 import { bestOf, mbps, printTable, writeResults } from "./lib/table.ts";
 
 // 32 MiB per input keeps the whole bench (fflate is slow) under a minute on 2 cores.
@@ -62,7 +66,7 @@ const codecs: Codec[] = [
   { name: "node:zlib zstd L3 (stream)", run: (d) => streamed("zstd", 3, d) },
 ];
 
-const inputs = { "float32 noise": floatNoise(SIZE), "text-like": textLike(SIZE) };
+const inputs = { "float32 noise": floatNoise(SIZE), "text-like": textLike(SIZE), zeros: new Uint8Array(SIZE) };
 const rows: Record<string, string | number>[] = [];
 const results: Record<string, Record<string, { mbps: number; ratio: number }>> = {};
 for (const codec of codecs) {
@@ -80,15 +84,14 @@ for (const codec of codecs) {
 }
 printTable(`Compression, ${SIZE >> 20} MiB inputs, one thread, best of ${RUNS} (ratio = output/input)`, rows);
 
-// The `auto` probe: cost of looksCompressible on the sample sizes a layer write uses.
+// The `auto` probe: cost and prediction of deflateRatio on the sample a layer write takes.
 const probeRows: Record<string, string | number>[] = [];
-for (const sample of [64 << 10, 1 << 20]) {
-  for (const [label, data] of Object.entries(inputs)) {
-    const bytes = data.subarray(0, sample);
-    let verdict = false;
-    const s = await bestOf(5, () => (verdict = looksCompressible(bytes)));
-    probeRows.push({ input: label, "sample KiB": sample >> 10, "ms per probe": Math.round(s * 10000) / 10, compressible: String(verdict) });
-  }
+const sample = SAMPLE_SLICES * SAMPLE_SLICE;
+for (const [label, data] of Object.entries(inputs)) {
+  const bytes = data.subarray(0, sample);
+  let ratio = 1;
+  const s = await bestOf(5, () => (ratio = deflateRatio(bytes)));
+  probeRows.push({ input: label, "sample KiB": sample >> 10, "ms per probe": Math.round(s * 10000) / 10, "predicted ratio %": Math.round(ratio * 1000) / 10, compressed: String(1 - ratio >= DEFAULT_MIN_SAVING) });
 }
-printTable("looksCompressible (gzip level 1 on the sample)", probeRows);
+printTable(`auto's probe (deflate level 6 on the sample; compressed when it saves >= ${DEFAULT_MIN_SAVING * 100}%)`, probeRows);
 await writeResults("compress", { codecs: results, probe: probeRows });

@@ -2,8 +2,12 @@
  * The allotment cache. Its key covers what decides an allotment's bytes: each file's
  * dst, mode, and source identity (device, inode, size, mtime, ctime, mode: the stat
  * cache, so an unchanged source is never re-read), a stored symlink's target, plus the
- * compression asked for. A hit
- * is trusted only when its blob is still in the store with the recorded size.
+ * compression asked for (with `auto`, its --min-saving: another threshold may decide otherwise).
+ * A hit is trusted only when its blob is still in the store with the recorded size.
+ *
+ * Beside it, keyed by layer digest, what `auto` decided for each layer built here, so `image
+ * inspect` can say why a layer is (not) compressed without a manifest annotation: annotations
+ * would change every manifest, and copy tools drop layer annotations anyway.
  */
 import { readFileSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -15,9 +19,13 @@ import { isDigest } from "../oci/digest.ts";
 import { isObject } from "../oci/json.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import type { SourceFile } from "./sources.ts";
+import type { AutoDecision } from "../archive/auto-compression.ts";
 
-/** Bump when the layer bytes for the same inputs would change (tar writer, compression). 2: symlinks stored as links. */
-const CACHE_VERSION = 2;
+/**
+ * Bump when the layer bytes for the same inputs would change (tar writer, compression).
+ * 2: symlinks stored as links. 3: `auto` decides by --min-saving and compresses at gzip's level.
+ */
+const CACHE_VERSION = 3;
 
 /** A built allotment layer as the cache remembers it. */
 export interface CachedLayer {
@@ -25,6 +33,10 @@ export interface CachedLayer {
   diffId: Digest;
   size: number;
   mediaType: string;
+  /** Bytes of the uncompressed tar (the diffId's bytes). */
+  tarSize?: number;
+  /** What `auto` sampled and decided, when it was asked for. */
+  auto?: AutoDecision;
 }
 
 /** Lookup and record of allotment layers in the store's private state folder. */
@@ -38,6 +50,7 @@ export interface AllotmentCache {
 export function createAllotmentCache(store: LayoutStore): AllotmentCache {
   const dir = join(store.stateDir, "cache", "allotments");
   const tmpDir = join(store.stateDir, "tmp");
+  const layersDir = join(store.stateDir, "cache", "layers");
   return {
     keyFor(files, compression) {
       const identity = files.map((f) => [f.dst, f.executable ? 1 : 0, f.src, f.statKey, f.linkTarget ?? null]);
@@ -63,8 +76,32 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
     async put(key, layer) {
       await mkdir(dir, { recursive: true });
       await atomicWrite(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir, false);
+      if (layer.auto) {
+        await mkdir(layersDir, { recursive: true });
+        await atomicWrite(join(layersDir, `${layer.digest.slice(7)}.json`), JSON.stringify({ tarSize: layer.tarSize, auto: layer.auto }), tmpDir, false);
+      }
     },
   };
+}
+
+/** What `auto` decided for the layer `digest` when a build in this store wrote it, if one did. */
+export function readAutoDecision(store: LayoutStore, digest: Digest): { tarSize?: number; auto: AutoDecision } | undefined {
+  try {
+    const entry: unknown = JSON.parse(readFileSync(join(store.stateDir, "cache", "layers", `${digest.slice(7)}.json`), "utf8"));
+    return isObject(entry) && isAutoDecision(entry.auto) ? { ...(typeof entry.tarSize === "number" ? { tarSize: entry.tarSize } : {}), auto: entry.auto } : undefined;
+  } catch {
+    return undefined; // never recorded (pulled, or built with a codec asked for) or damaged
+  }
+}
+
+function isAutoDecision(value: unknown): value is AutoDecision {
+  return (
+    isObject(value) &&
+    typeof value.sampleBytes === "number" &&
+    typeof value.sampleRatio === "number" &&
+    typeof value.minSaving === "number" &&
+    typeof value.compress === "boolean"
+  );
 }
 
 function isCachedLayer(value: unknown): value is CachedLayer {
@@ -73,6 +110,8 @@ function isCachedLayer(value: unknown): value is CachedLayer {
     isDigest(value.digest) &&
     isDigest(value.diffId) &&
     typeof value.size === "number" &&
-    typeof value.mediaType === "string"
+    typeof value.mediaType === "string" &&
+    (value.tarSize === undefined || typeof value.tarSize === "number") &&
+    (value.auto === undefined || isAutoDecision(value.auto))
   );
 }

@@ -15,13 +15,14 @@ import { composeReference, MAX_FIELD_BLOB_BYTES, toReferenceFieldBytes } from ".
 import { layerCountWarning } from "../field/partition.ts";
 import { type LayerFile, planTarEntries } from "../archive/tar-entries.ts";
 import type { Compression } from "../archive/compress.ts";
+import { type AutoDecision, DEFAULT_MIN_SAVING } from "../archive/auto-compression.ts";
 import type { WorkerPool } from "../hash/pool.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import { Annotation, TDFS_FORMAT_VERSION } from "../oci/annotations.ts";
 import type { ImageConfig } from "../oci/config.ts";
 import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../oci/descriptor.ts";
 import { type ImageIndex, MAX_MANIFEST_BYTES } from "../oci/manifest.ts";
-import { MediaType, ociLayerMediaType } from "../oci/media-types.ts";
+import { layerCompressionOf, MediaType, ociLayerMediaType } from "../oci/media-types.ts";
 import { type CachedLayer, createAllotmentCache } from "./allotment-cache.ts";
 import { runBounded } from "../util/run-bounded.ts";
 import { type ResolvedAllotment, resolveSources } from "./sources.ts";
@@ -32,7 +33,22 @@ import type { Digest } from "../oci/digest.ts";
 export type BuildEvent =
   | { type: "warning"; message: string }
   | { type: "plan"; allotments: number; files: number; bytes: number }
-  | { type: "allotment"; row: number; col: number; status: "built" | "cached"; digest: string; size: number; bytesRead: number; files: number }
+  | {
+      type: "allotment";
+      row: number;
+      col: number;
+      status: "built" | "cached";
+      digest: string;
+      size: number;
+      bytesRead: number;
+      files: number;
+      /** How the layer is stored. */
+      compression: Compression;
+      /** Bytes of its uncompressed tar, when known (built, or cached by this version). */
+      tarSize?: number;
+      /** With `--compression auto`: the sample's predicted ratio and the decision. */
+      auto?: AutoDecision;
+    }
   | { type: "image"; name: string; digest: string; platforms: string[] };
 
 /** The base to build on. */
@@ -50,6 +66,8 @@ export interface BuildOptions {
   name: string;
   base: BaseImage;
   compression: Compression | "auto";
+  /** `auto` only: the predicted saving (0-1) a layer must reach to be compressed; default DEFAULT_MIN_SAVING. */
+  minSaving?: number;
   format: "native" | "reference";
   platforms?: Platform[];
   jobs: number;
@@ -122,10 +140,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   });
 
   const cache = createAllotmentCache(opts.store);
+  const minSaving = opts.minSaving ?? DEFAULT_MIN_SAVING;
+  // Another threshold may decide otherwise, so it is part of what `auto` means for the cache.
+  const cacheCompression = opts.compression === "auto" ? `auto:min-saving=${minSaving}` : opts.compression;
   // Look every allotment up first: the workers are started only if something must be built.
   const lookups = await Promise.all(
     resolved.map(async ({ files }) => {
-      const key = cache.keyFor(files, opts.compression);
+      const key = cache.keyFor(files, cacheCompression);
       return { key, hit: opts.noCache ? undefined : await cache.get(key) };
     }),
   );
@@ -136,7 +157,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   let cached = 0;
   const layers = await runBounded(resolved, opts.jobs, async ({ spec, files }, i) => {
     const { key, hit } = lookups[i]!;
-    const layer = hit ?? (await writeAllotmentLayer(opts.store, getPool(), opts.compression, files));
+    const layer = hit ?? (await writeAllotmentLayer(opts.store, getPool(), opts.compression, minSaving, files));
     if (!hit) await cache.put(key, layer);
     hit ? cached++ : built++;
     emit({
@@ -148,6 +169,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       size: layer.size,
       bytesRead: hit ? 0 : files.reduce((n, f) => n + f.size, 0),
       files: files.length,
+      compression: layerCompressionOf(layer.mediaType) ?? "none",
+      ...(layer.tarSize !== undefined ? { tarSize: layer.tarSize } : {}),
+      ...(layer.auto ? { auto: layer.auto } : {}),
     });
     return toAllotment(spec, files, layer);
   });
@@ -212,6 +236,7 @@ async function writeAllotmentLayer(
   store: LayoutStore,
   pool: WorkerPool,
   compression: BuildOptions["compression"],
+  minSaving: number,
   files: ResolvedAllotment["files"],
 ): Promise<CachedLayer> {
   const entries = planTarEntries(
@@ -219,9 +244,16 @@ async function writeAllotmentLayer(
   );
   const outPath = await store.tempPath("layer");
   try {
-    const result = await pool.writeLayer({ entries, compression, outPath });
+    const result = await pool.writeLayer({ entries, compression, ...(compression === "auto" ? { minSaving } : {}), outPath });
     await store.commitBlob(outPath, result.digest);
-    return { digest: result.digest, diffId: result.diffId, size: result.size, mediaType: ociLayerMediaType(result.compression) };
+    return {
+      digest: result.digest,
+      diffId: result.diffId,
+      size: result.size,
+      mediaType: ociLayerMediaType(result.compression),
+      tarSize: result.tarSize,
+      ...(result.auto ? { auto: result.auto } : {}),
+    };
   } catch (error) {
     await rm(outPath, { force: true });
     throw error;

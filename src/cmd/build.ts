@@ -16,6 +16,7 @@ export interface BuildFlags extends OutputFlags {
   file?: string;
   base?: string;
   compression?: string;
+  minSaving?: number | string;
   format?: string;
   platform?: string | string[];
   jobs?: number | string;
@@ -31,6 +32,7 @@ const FORMATS = ["native", "reference"] as const;
 export async function buildCommand(flags: BuildFlags): Promise<void> {
   if (!flags.tag) throw new UsageError("missing -t NAME:TAG", "2dfs build -t myimage:v1 [-f 2dfs.json]");
   const compression = oneOf(flags.compression ?? "auto", COMPRESSIONS, "--compression");
+  const minSaving = parseMinSaving(flags.minSaving, compression);
   const format = oneOf(flags.format ?? "native", FORMATS, "--format");
   const jobs = flags.jobs === undefined ? availableParallelism() : Number(flags.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new UsageError(`--jobs must be an integer from 1 to 256, got "${flags.jobs}"`);
@@ -55,6 +57,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
       name,
       base,
       compression,
+      ...(minSaving !== undefined ? { minSaving } : {}),
       format,
       platforms: platforms.length ? platforms : undefined,
       jobs,
@@ -72,7 +75,7 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
           doneBytes += event.bytesRead;
           reporter.progress(`allotments ${done}/${total}  read ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`);
           if (!reporter.live) {
-            reporter.info(`${event.status.padEnd(6)} ${event.row}.${event.col}  ${event.digest.slice(0, 19)}  ${formatBytes(event.size)}`);
+            reporter.info(`${event.status.padEnd(6)} ${event.row}.${event.col}  ${event.digest.slice(0, 19)}  ${formatBytes(event.size)}  ${describeCompression(event)}`);
           }
         }
       },
@@ -83,6 +86,24 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   } finally {
     await pool?.close();
   }
+}
+
+/** `--min-saving PCT` as a fraction; only `auto` decides, so it is refused with a codec asked for. */
+function parseMinSaving(value: number | string | undefined, compression: string): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value).trim().replace(/%$/, "");
+  const pct = text === "" ? NaN : Number(text);
+  if (!Number.isFinite(pct) || pct < 0 || pct > 100) throw new UsageError(`--min-saving must be a percentage from 0 to 100, got "${value}"`);
+  if (compression !== "auto") throw new UsageError(`--min-saving applies to --compression auto only, not ${compression}`);
+  return pct / 100;
+}
+
+/** "gzip, 31% of 6.8 MB (auto: sample 30%, wanted <= 80%)" for one allotment line. */
+function describeCompression(event: Extract<BuildEvent, { type: "allotment" }>): string {
+  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+  const ratio = event.compression !== "none" && event.tarSize ? `, ${pct(event.size / event.tarSize)} of ${formatBytes(event.tarSize)}` : "";
+  const auto = event.auto ? ` (auto: sample ${pct(event.auto.sampleRatio)}, compresses at <= ${pct(1 - event.auto.minSaving)})` : "";
+  return `${event.compression}${ratio}${auto}`;
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {

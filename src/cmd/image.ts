@@ -8,6 +8,9 @@ import { collectReachable } from "../content/reachable.ts";
 import { findNativeField } from "../field/native-format.ts";
 import { findReferenceFieldLayer, MAX_FIELD_BLOB_BYTES, parseReferenceField } from "../field/reference-format.ts";
 import { listTarFiles } from "../archive/list-tar.ts";
+import { detectFileCompression, type Compression } from "../archive/compress.ts";
+import type { AutoDecision } from "../archive/auto-compression.ts";
+import { readAutoDecision } from "../build/allotment-cache.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import { UsageError } from "./errors.ts";
@@ -110,10 +113,15 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
   const image = await loadImage(store, descriptor);
   const out = { name, descriptor, platforms: [] as unknown[] };
   for (const platform of image.platforms) {
-    const cells: GridCell[] = [];
+    const cells: (GridCell & CellCompression)[] = [];
     for (const cell of await fieldCells(store, platform)) {
-      const files = await listTarFiles(store.blobPath(cell.digest));
-      cells.push({ row: cell.row, col: cell.col, digest: cell.digest, size: cell.size ?? (await store.blobSize(cell.digest)) ?? 0, files });
+      const path = store.blobPath(cell.digest);
+      const files = await listTarFiles(path);
+      const size = cell.size ?? (await store.blobSize(cell.digest)) ?? 0;
+      const fileBytes = files.reduce((n, f) => n + f.size, 0);
+      const auto = readAutoDecision(store, cell.digest)?.auto;
+      const compression = { compression: await detectFileCompression(path), storedRatio: fileBytes ? round4(size / fileBytes) : 1, ...(auto ? { auto } : {}) };
+      cells.push({ row: cell.row, col: cell.col, digest: cell.digest, size, files, ...compression });
     }
     out.platforms.push({ platform: platform.platform, manifest: platform.manifest, config: platform.config, field: cells });
     if (!flags.json) {
@@ -121,9 +129,32 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
       console.log(`  manifest ${platform.descriptor.digest}  ${platform.manifest.layers.length} layers, format ${formatName(platform)}`);
       console.log(`  config   ${platform.manifest.config.digest}  ${platform.config.os}/${platform.config.architecture}`);
       console.log(cells.length ? drawFieldGrid(cells) : "  (no field)");
+      if (cells.length) console.log(describeCompression(cells));
     }
   }
   if (flags.json) console.log(JSON.stringify(out, null, 2));
+}
+
+/** How an allotment is stored; `auto` is what the build that wrote it here decided (absent for pulled layers). */
+interface CellCompression {
+  compression: Compression;
+  /** Stored bytes / bytes of its files. */
+  storedRatio: number;
+  auto?: AutoDecision;
+}
+
+const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+function describeCompression(cells: (GridCell & CellCompression)[]): string {
+  const lines = ["  compression (stored size as a share of the files' bytes; auto: the build's sample and threshold)"];
+  for (const c of [...cells].sort((a, b) => a.row - b.row || a.col - b.col)) {
+    const auto = c.auto
+      ? `  auto: sample deflates to ${pct(c.auto.sampleRatio)}, compressed when <= ${pct(1 - c.auto.minSaving)}`
+      : "";
+    lines.push(`    ${`${c.row}.${c.col}`.padEnd(7)} ${c.compression.padEnd(4)} ${pct(c.storedRatio).padStart(6)}${auto}`);
+  }
+  return lines.join("\n");
 }
 
 async function pruneStore(store: LayoutStore, flags: ImageFlags): Promise<void> {

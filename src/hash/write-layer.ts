@@ -4,7 +4,8 @@ import type { Transform } from "node:stream";
 import type { Digest } from "../oci/digest.ts";
 import type { TarEntry } from "../archive/tar-entries.ts";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
-import { createNodeCompressor, looksCompressible, type Compression } from "../archive/compress.ts";
+import { createNodeCompressor, type Compression } from "../archive/compress.ts";
+import { type AutoDecision, decideCompression } from "../archive/auto-compression.ts";
 import { createSha256, type HashEngine, type Sha256 } from "./sha256.ts";
 import { CHUNK_SIZE, checkSourceSize, releaseChunk, SourceChangedError, takeChunk } from "./read-chunks.ts";
 import { copyLayer } from "./copy-layer.ts";
@@ -15,6 +16,8 @@ export interface WriteLayerJob {
   entries: TarEntry[];
   compression: Compression | "auto";
   level?: number;
+  /** `auto` only: the predicted saving (0-1) that makes compressing worth it (auto-compression.ts). */
+  minSaving?: number;
   outPath: string;
 }
 
@@ -25,30 +28,33 @@ export interface WriteLayerResult {
   size: number;
   tarSize: number;
   compression: Compression;
+  /** What `auto` sampled and decided; absent when a codec was asked for. */
+  auto?: AutoDecision;
 }
 
 /**
- * The codec `auto` picks for compressible data. zstd is faster and smaller (bench/compress.ts),
- * but Docker before 23.0 (Debian 12 ships 20.10) cannot pull zstd layers, so `auto` stays
- * with gzip, at level 1: 3-4x faster than level 6 for a few points of ratio. `--compression
- * zstd` is there for runtimes that take it.
+ * The codec `auto` picks for data worth compressing. zstd is faster and smaller
+ * (bench/compress.ts), but Docker before 23.0 (Debian 12 ships 20.10) cannot pull zstd layers,
+ * so `auto` stays with gzip, at gzip's default level: its bytes are then exactly those of
+ * `--compression gzip` (level 1 gave 10x the output on zeros and 1.7x on text, README).
+ * `--compression zstd` is there for runtimes that take it.
  */
 export const AUTO_CODEC: Exclude<Compression, "none"> = "gzip";
-/** The level `auto` compresses at. */
-export const AUTO_LEVEL = 1;
-/** Bytes sampled from the start and from the middle of each source when deciding `auto`. */
-const SAMPLE_SLICE = 32 << 10;
-/** Cap on the sample of one layer, so `auto` stays cheap on layers with many files. */
-const SAMPLE_MAX = 1 << 20;
 /** Compressed output allowed to queue for the disk before the compressor is made to wait. */
 const MAX_QUEUED_OUTPUT = 32 << 20;
 
 /** Writes the layer described by `job`; each source is read once, and partial output is removed on failure. */
 export async function writeLayer(job: WriteLayerJob, engine?: HashEngine): Promise<WriteLayerResult> {
-  const compression = job.compression === "auto" ? await chooseCompression(job.entries) : job.compression;
+  if (job.compression !== "auto") return writeAs({ ...job, compression: job.compression }, engine);
+  const auto = await decideCompression(job.entries, job.minSaving);
+  const result = await writeAs({ ...job, compression: auto.compress ? AUTO_CODEC : "none", level: undefined }, engine);
+  return { ...result, auto };
+}
+
+function writeAs(job: WriteLayerJob & { compression: Compression }, engine?: HashEngine): Promise<WriteLayerResult> {
   // Uncompressed layers are copied by the kernel (bench/build.ts: see README, "Library choices").
-  if (compression === "none" && kernelCopyAvailable()) return copyLayer({ ...job, compression }, engine);
-  return writeBufferedLayer({ ...job, compression, level: job.compression === "auto" ? AUTO_LEVEL : job.level }, engine);
+  if (job.compression === "none" && kernelCopyAvailable()) return copyLayer(job, engine);
+  return writeBufferedLayer(job, engine);
 }
 
 /**
@@ -83,28 +89,6 @@ export async function writeBufferedLayer(job: WriteLayerJob & { compression: Com
   } finally {
     sink?.release();
   }
-}
-
-/** AUTO_CODEC when a sample of the sources compresses below 90% with gzip level 1, else "none". */
-async function chooseCompression(entries: TarEntry[]): Promise<Compression> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (const entry of entries) {
-    if (entry.type !== "file" || !entry.src || entry.size === 0 || total >= SAMPLE_MAX) continue;
-    const fh = await open(entry.src, "r");
-    try {
-      const offsets = entry.size > 2 * SAMPLE_SLICE ? [0, Math.floor(entry.size / 2)] : [0];
-      for (const offset of offsets) {
-        const buf = new Uint8Array(Math.min(SAMPLE_SLICE, entry.size, SAMPLE_MAX - total));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-        parts.push(buf.subarray(0, bytesRead));
-        total += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-  return looksCompressible(Buffer.concat(parts)) ? AUTO_CODEC : "none";
 }
 
 /** Streams one source file's bytes into the sink, reading straight into the sink's buffer; checks its size did not change. */

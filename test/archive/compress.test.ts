@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { gunzipSync, zstdDecompressSync } from "node:zlib";
+import { gunzipSync, gzipSync, zstdDecompressSync } from "node:zlib";
 import { randomBytes } from "node:crypto";
-import { createCompressor, createDecompressor, detectCompression, looksCompressible, type Compression } from "../../src/archive/compress.ts";
+import { createCompressor, createDecompressor, deflateRatio, detectCompression, type Compression } from "../../src/archive/compress.ts";
 
 const text = new TextEncoder().encode(Array.from({ length: 40_000 }, (_, i) => `line ${i} of a config file\n`).join(""));
 const noise = new Uint8Array(randomBytes(3 << 20));
@@ -59,13 +59,25 @@ describe("detectCompression", () => {
   });
 });
 
-describe("looksCompressible", () => {
-  test("text yes, noise and float32 noise no", () => {
-    expect(looksCompressible(text)).toBe(true);
-    expect(looksCompressible(noise.subarray(0, 1 << 20))).toBe(false);
-    const floats = new Float32Array(1 << 18).map(() => Math.random() * 2 - 1);
-    expect(looksCompressible(new Uint8Array(floats.buffer))).toBe(false);
-    expect(looksCompressible(new Uint8Array(0))).toBe(false);
-    expect(looksCompressible(new Uint8Array(4096))).toBe(true);
+describe("deflateRatio", () => {
+  test("predicts gzip's default level: text and zeros shrink, noise and float32 noise do not", () => {
+    expect(deflateRatio(text)).toBeLessThan(0.3);
+    expect(deflateRatio(noise.subarray(0, 1 << 16))).toBeGreaterThan(0.99);
+    const floats = new Float32Array(1 << 14).map(() => Math.random() * 2 - 1);
+    expect(deflateRatio(new Uint8Array(floats.buffer))).toBeGreaterThan(0.85);
+    expect(deflateRatio(new Uint8Array(0))).toBe(1);
+    expect(deflateRatio(new Uint8Array(1 << 16))).toBeLessThan(0.01);
+    // Level 6, not level 1: on zeros level 1 keeps ten times more.
+    const zeros = new Uint8Array(1 << 20);
+    expect(Math.round(deflateRatio(zeros) * zeros.length)).toBe(gzipSync(zeros, { level: 6 }).length - 18); // gzip: 18 bytes of header and trailer
+  });
+});
+
+describe("streamed gzip", () => {
+  test("8 MiB of zeros and text streamed in chunks give the bytes of a one-shot gzip at the same level (no flush per chunk)", async () => {
+    for (const data of [new Uint8Array(8 << 20), text]) {
+      const streamed = await collect(chunked(data, 1 << 20).pipeThrough(createCompressor("gzip")));
+      expect(streamed.length).toBe(gzipSync(data, { level: 6 }).length);
+    }
   });
 });

@@ -153,6 +153,50 @@ describe("buildImage", () => {
     expect(text!.layer.mediaType).not.toBe("application/vnd.oci.image.layer.v1.tar");
   });
 
+  test("auto's compressed layer is byte for byte --compression gzip's, on zeros and on text", async () => {
+    const { dir, store } = await fixture(2, 0);
+    await writeFile(join(dir, "ctx", "src", "split0.bin"), new Uint8Array(8 << 20));
+    await writeFile(join(dir, "ctx", "src", "split1.bin"), Array.from({ length: 100_000 }, (_, i) => `key${i % 977} = ${(i * 7919) % 100_003}\n`).join(""));
+    const auto = await build(store, dir, { compression: "auto" });
+    const gzip = await build(store, dir, { compression: "gzip" });
+    expect(auto.result.allotments.map((a) => a.layer)).toEqual(gzip.result.allotments.map((a) => a.layer));
+    expect(auto.result.allotments[0]!.layer.size).toBeLessThan(10_000); // 8 MiB of zeros: level 1 stored 79 KiB
+  });
+
+  test("auto reports its sample and decision in the allotment events, cached or built", async () => {
+    const { dir, store } = await fixture(2, 256 * 1024);
+    await writeFile(join(dir, "ctx", "src", "split1.bin"), "a line of text\n".repeat(20000));
+    const first = await build(store, dir, { compression: "auto" });
+    const [noise, text] = [...first.events].sort((a, b) => a.col - b.col);
+    expect(noise).toMatchObject({ compression: "none", tarSize: noise!.size, auto: { sampleBytes: 65536, minSaving: 0.2, compress: false } });
+    expect(noise!.auto!.sampleRatio).toBeGreaterThan(0.99);
+    expect(text).toMatchObject({ compression: "gzip", auto: { sampleBytes: 65536, compress: true } });
+    expect(text!.auto!.sampleRatio).toBeLessThan(0.05);
+    expect(text!.tarSize).toBeGreaterThan(300_000);
+    const again = await build(store, dir, { compression: "auto" });
+    expect(again.events.map((e) => [e.status, e.compression, e.auto])).toEqual(
+      [...again.events].map((e) => ["cached", e.col === 0 ? "none" : "gzip", first.events.find((f) => f.col === e.col)!.auto]),
+    );
+    const gzip = await build(store, dir, { compression: "gzip" });
+    expect(gzip.events.every((e) => e.auto === undefined && e.compression === "gzip")).toBe(true);
+  });
+
+  test("--min-saving decides, and a layer built under another threshold is not reused from the cache", async () => {
+    const { dir, store } = await fixture(1, 0);
+    // Half noise, half zeros: the sample predicts a saving of about 50%.
+    const bytes = seededBytes(1 << 20, 7);
+    bytes.fill(0, 0, 1 << 19);
+    for (let i = 0; i < bytes.length; i += 8192) bytes.fill(0, i, i + 4096);
+    await writeFile(join(dir, "ctx", "src", "split0.bin"), bytes);
+    const low = await build(store, dir, { compression: "auto", minSaving: 0.2 });
+    expect(low.events[0]).toMatchObject({ status: "built", compression: "gzip", auto: { minSaving: 0.2, compress: true } });
+    const high = await build(store, dir, { compression: "auto", minSaving: 0.9 });
+    expect(high.events[0]).toMatchObject({ status: "built", compression: "none", auto: { minSaving: 0.9, compress: false } });
+    expect(high.events[0]!.auto!.sampleRatio).toBe(low.events[0]!.auto!.sampleRatio);
+    const lowAgain = await build(store, dir, { compression: "auto", minSaving: 0.2 });
+    expect(lowAgain.events[0]).toMatchObject({ status: "cached", digest: low.events[0]!.digest });
+  });
+
   test("reference format: one field blob as the last layer, base config untouched", async () => {
     const { dir, store } = await fixture(3);
     const { result } = await build(store, dir, { format: "reference" });
