@@ -7,9 +7,10 @@
  * they are stored verbatim for the container (where they resolve inside it) and 2dfs never
  * follows them; met inside another link's path they restart at DIR, as in the container.
  *
- * Checked: every link this pull creates, and every relative link already in DIR that did not
- * lead outside before this pull and would after it. Links of DIR that already led outside
- * (the user's own) are not this pull's business. Synchronous metadata calls only.
+ * Checked: every link this pull creates, and, when merging into a DIR with content, every
+ * relative link already in DIR that did not lead outside before this pull and would after it
+ * (new links, or a folder put where one of its links was, can do that). Links of DIR that
+ * already led outside (the user's own) are not this pull's business. Synchronous metadata calls.
  */
 import { type Stats, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -38,8 +39,9 @@ interface TreeView {
 
 /** Refuses (UnsafeEntryError) when a link of the final tree would lead outside it; see the file comment. */
 export function checkFinalLinks(opts: { staged: string; mergeInto?: string; format: "files" | "rootfs"; created: CreatedLink[] }): void {
-  // Only a new link can make a path leave the tree: without one, nothing needs walking.
-  if (opts.created.length === 0) return;
+  // In a fresh tree only a new link can lead out. Merging can also turn an older link of DIR
+  // outward without adding one, by putting a folder where a link was: then DIR is walked.
+  if (opts.created.length === 0 && opts.mergeInto === undefined) return;
   const merged: TreeView = { staged: opts.staged, dir: opts.mergeInto, seen: new Map() };
   for (const link of opts.created) {
     const parts = link.rel.split("/");
@@ -56,7 +58,7 @@ export function checkFinalLinks(opts: { staged: string; mergeInto?: string; form
     if (node.inStaged || target.startsWith("/")) continue; // staged links were checked above
     if (resolveLink(merged, parts, target, opts.format) !== "outside") continue;
     if (resolveLink(before, parts, target, opts.format) === "outside") continue; // it already led outside
-    throw new UnsafeEntryError(`the symlink "${parts.join("/")}" -> "${target}" already in ${opts.mergeInto} would lead outside it through the links this pull adds`);
+    throw new UnsafeEntryError(`the symlink "${parts.join("/")}" -> "${target}" already in ${opts.mergeInto} would lead outside it after this pull`);
   }
 }
 

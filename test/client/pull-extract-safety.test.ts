@@ -124,6 +124,26 @@ describe("a link that leaves DIR only through other links is refused", () => {
     await expectUntouched(c, ["a"]);
   });
 
+  test("files: a pull that only puts a folder where DIR had a link cannot turn an older link outward", async () => {
+    // First pull: `b -> a/p/../..` stays inside because `p -> q/r` goes two levels down.
+    const first = await makeTar([
+      { name: "a", type: "symlink", linkname: "." },
+      { name: "p", type: "symlink", linkname: "q/r" },
+      { name: "b", type: "symlink", linkname: "a/p/../.." },
+    ]);
+    await pushCraftedImage(client, "escape/fold-a", "v1", { allotments: [{ bytes: first }] });
+    // Second pull, no link at all: a folder `p` replaces the link, and `b` would climb out of DIR.
+    const second = await pushCraftedImage(client, "escape/fold-b", "v1", { allotments: [{ bytes: await makeTar([{ name: "p/x", content: "x" }]) }] });
+    const c = await freshCase();
+    expect((await pull("escape/fold-a:v1", c.out)).code).toBe(0);
+    const result = await pull("escape/fold-b:v1", c.out);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toStartWith(`error: the symlink "b" -> "a/p/../.." already in ${c.out} would lead outside it after this pull`);
+    expect(second.allotments.length).toBe(1);
+    await expectUntouched(c, ["a", "b", "p"]);
+    expect(await readlink(join(c.out, "p"))).toBe("q/r");
+  });
+
   test("links that stay inside are kept: relative in files, absolute too in rootfs (verbatim, never followed by 2dfs)", async () => {
     const files = await makeTar([
       { name: "data/w.bin", content: "weights" },
