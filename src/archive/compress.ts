@@ -89,6 +89,12 @@ export function deflateRatio(sample: Uint8Array): number {
 function toWebTransform(t: Transform): ByteTransform {
   let failed: unknown;
   let done = false;
+  // Bun's zstd decoder ends at the end of a frame, before the write that carried it returns and
+  // before flush() could listen for it: remember it, or flush would wait forever.
+  let ended = false;
+  t.once("end", () => {
+    ended = true;
+  });
   const stop = (): void => {
     done = true;
     t.destroy();
@@ -116,6 +122,7 @@ function toWebTransform(t: Transform): ByteTransform {
     },
     transform(chunk) {
       if (done) return failed ? Promise.reject(failed) : undefined;
+      if (ended) return Promise.reject(new Error("trailing data after the end of the compressed stream"));
       return new Promise<void>((resolve, reject) => {
         t.write(chunk, (err) => (err ? reject(err) : failed ? reject(failed) : resolve()));
       });
@@ -123,6 +130,7 @@ function toWebTransform(t: Transform): ByteTransform {
     flush() {
       return new Promise<void>((resolve, reject) => {
         if (failed) return reject(failed);
+        if (ended) return resolve();
         t.once("end", resolve);
         t.once("error", reject);
         t.end();

@@ -46,6 +46,16 @@ export async function pullCommand(ref: string, flags: PullFlags): Promise<void> 
   const started = performance.now();
   let bytes = 0;
   const observer = { ...reporter, advance: (d: Parameters<typeof reporter.advance>[0], n: number) => ((bytes += n), reporter.advance(d, n)) };
+  // A pull whose work stalls (a decoder that neither ends nor fails) would leave nothing for the
+  // event loop to wait on, and the process would exit 0 having pulled nothing: make that a failure.
+  let settled = false;
+  const stalled = (): void => {
+    if (settled) return;
+    settled = true;
+    writeTo(2, "error: the pull stopped before it finished (a layer's decoder stalled); the output folder was left as it was\n");
+    process.exitCode = 1;
+  };
+  process.once("beforeExit", stalled);
   try {
     const result = await pullImage(reference, { dir: flags.output, format, platform, store, jobs, observer, client, clean: flags.clean === true });
     if (result.merged) {
@@ -60,5 +70,8 @@ export async function pullCommand(ref: string, flags: PullFlags): Promise<void> 
   } catch (error) {
     reporter.finish("pull failed; the output folder was left as it was");
     throw error;
+  } finally {
+    settled = true;
+    process.off("beforeExit", stalled);
   }
 }

@@ -3,7 +3,7 @@
 // Each refusal must be one `error: layer sha256:<digest>: <reason>` line, exit 1, nothing written
 // outside, DIR as it was and no staging folder left beside it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { gzipSync } from "node:zlib";
+import { gzipSync, zstdCompressSync } from "node:zlib";
 import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -196,6 +196,19 @@ describe("a broken gzip layer is a clean error", () => {
       });
     }
   }
+
+  test("a zstd layer with bytes after its frame does not hang the pull", async () => {
+    // Bun's zstd decoder ends at the frame's end, before its write returns: the pull used to wait
+    // for an end already past, find nothing left to run, and exit 0 having written nothing.
+    const tar = await makeTar([{ name: "z.txt", content: "zstd\n" }]);
+    const bytes = new Uint8Array([...zstdCompressSync(tar), ...new TextEncoder().encode("after the frame")]);
+    await pushCraftedImage(client, "zstd/trailing", "v1", { allotments: [{ bytes, zstd: true }] });
+    const c = await freshCase();
+    const result = await pull("zstd/trailing:v1", c.out);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(await readFile(join(c.out, "z.txt"), "utf8")).toBe("zstd\n");
+  });
 
   test("an enormous expansion ratio is refused before it fills the disk", async () => {
     // A tar header for a 4 GiB file, then gzip members of 1 MiB of zeros each (~1 KiB apiece):

@@ -10,6 +10,7 @@ import { sha256 } from "./layers.ts";
 export interface CraftedLayer {
   bytes: Uint8Array;
   gzip?: boolean;
+  zstd?: boolean;
 }
 
 /**
@@ -26,7 +27,7 @@ export async function pushCraftedImage(
   const describe = async (l: CraftedLayer, annotations?: Record<string, string>) => {
     const d = { digest: sha256(l.bytes), size: l.bytes.byteLength };
     await uploadBlob(client, repo, d, new Blob([l.bytes]));
-    return { mediaType: l.gzip ? MediaType.ociLayerGzip : MediaType.ociLayer, ...d, ...(annotations ? { annotations } : {}) };
+    return { mediaType: l.gzip ? MediaType.ociLayerGzip : l.zstd ? MediaType.ociLayerZstd : MediaType.ociLayer, ...d, ...(annotations ? { annotations } : {}) };
   };
   const base = await Promise.all((opts.base ?? []).map((l) => describe(l)));
   const allotments = await Promise.all(
