@@ -18,7 +18,7 @@ export interface DistributionHandle {
 }
 
 /** Starts `docker-registry serve` with a temp filesystem store; resolves when GET /v2/ answers 200. */
-export async function startDistribution(opts: { timeoutMs?: number } = {}): Promise<DistributionHandle> {
+export async function startDistribution(opts: { timeoutMs?: number; logLevel?: "warn" | "info"; proxyRemoteUrl?: string } = {}): Promise<DistributionHandle> {
   const bin = requireTool("docker-registry");
   const dir = await makeTempDir("distribution");
   const port = await freePort();
@@ -31,7 +31,8 @@ export async function startDistribution(opts: { timeoutMs?: number } = {}): Prom
     [
       "version: 0.1",
       "log:",
-      "  level: warn",
+      // At "info" the log has one access line per request (how tests count what a client fetched).
+      `  level: ${opts.logLevel ?? "warn"}`,
       "storage:",
       "  filesystem:",
       `    rootdirectory: ${q(join(dir, "data"))}`,
@@ -44,6 +45,8 @@ export async function startDistribution(opts: { timeoutMs?: number } = {}): Prom
       `  addr: ${q(url)}`,
       // A fixed secret silences the "no HTTP secret" warning; nothing is shared between instances.
       "  secret: tdfs-e2e",
+      // Pull-through mode (a baseline for `2dfs serve --upstream`).
+      ...(opts.proxyRemoteUrl ? ["proxy:", `  remoteurl: ${q(opts.proxyRemoteUrl)}`] : []),
       "",
     ].join("\n"),
   );
