@@ -152,7 +152,7 @@ describeIfE2E("serve --upstream: edge cache in front of distribution (e2e)", ["d
     const hex = victim!.slice("sha256:".length);
     const file = join(o.dir, "data", "docker", "registry", "v2", "blobs", "sha256", hex.slice(0, 2), hex, "data");
     const bytes = readFileSync(file);
-    bytes[1000] ^= 0xff;
+    bytes[1000] = bytes[1000]! ^ 0xff;
     writeFileSync(file, bytes);
     let error: unknown;
     let received = 0;

@@ -22,7 +22,7 @@ export function startOrigin(opts: { htpasswd?: string } = {}) {
       const digest = path.split("/blobs/")[1];
       if (digest && corrupt.has(digest) && req.method === "GET") {
         const bytes = new Uint8Array(await res.arrayBuffer());
-        bytes[bytes.length - 1] ^= 0xff;
+        bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
         res = new Response(bytes, { status: res.status, headers: res.headers });
       }
       return hooks.get(path)?.(res) ?? res;

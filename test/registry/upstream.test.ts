@@ -157,7 +157,7 @@ describe("serve --upstream (pull-through edge)", () => {
     const put = await edge.app.handle(new Request(`http://localhost/v2/local/mine/blobs/uploads/?digest=${pushedDigest}`, { method: "POST", body: pushed }));
     expect(put.status).toBe(201);
     await o.client.pushBlob("m/lru", pushed);
-    const get = async (d: string) => expect(sha256(await bytesOf(await edge.req("GET", `/v2/m/lru/blobs/${d}`)))).toBe(d);
+    const get = async (d: string) => expect<string>(sha256(await bytesOf(await edge.req("GET", `/v2/m/lru/blobs/${d}`)))).toBe(d);
     await get(digests[0]!);
     await get(pushedDigest);
     await get(digests[1]!);
