@@ -192,4 +192,51 @@ describe("serve --upstream (pull-through edge)", () => {
       else process.env.TDFS_UPSTREAM_PASSWORD = saved;
     }
   });
+
+  test("a tag pushed to the edge is its own; a tag deleted upstream is removed here; a HEAD of a missing blob fetches nothing", async () => {
+    const o = origin();
+    const up = await pushNative(o.client, "m/own", "v1", grid(1, 1));
+    await pushNative(o.client, "m/own", "gone", grid(1, 1));
+    const edge = createEdge(o.url, { tagTtlSeconds: 0 });
+    // Pushed to the edge itself under a tag the upstream also has: never revalidated or replaced.
+    const local = await pushNative(edge.client, "m/own", "v1", grid(1, 2));
+    const got = await edge.req("GET", "/v2/m/own/manifests/v1", ACCEPT_ALL);
+    expect(got.headers.get("docker-content-digest")).toBe(local.digest);
+    expect(local.digest).not.toBe(up.digest);
+    expect(o.count("HEAD", "/manifests/v1")).toBe(0);
+    // Cached from upstream, then deleted there: the next revalidation removes it here.
+    expect((await edge.req("GET", "/v2/m/own/manifests/gone", ACCEPT_ALL)).status).toBe(200);
+    expect((await o.client.req("DELETE", "/v2/m/own/manifests/gone")).status).toBe(202);
+    expect((await edge.req("GET", "/v2/m/own/manifests/gone", ACCEPT_ALL)).status).toBe(404);
+    expect(edge.lines.join("\n")).toContain("tag m/own:gone is gone upstream; removed here");
+    // HEAD of a blob not here: upstream's size, and no GET upstream.
+    const data = seeded(5000, 11);
+    const digest = await o.client.pushBlob("m/own", data);
+    const head = await edge.req("HEAD", `/v2/m/own/blobs/${digest}`);
+    expect({ status: head.status, length: head.headers.get("content-length") }).toEqual({ status: 200, length: "5000" });
+    expect(o.count("GET", `/blobs/${digest}`)).toBe(0);
+    expect(await edge.driver.stat(blobDataPath(digest))).toBeUndefined();
+  });
+
+  test("an upstream with the bearer token flow is reached with the basic credentials traded for a token", async () => {
+    const o = origin({ bearerFor: { user: "edge", password: "pw" } });
+    const data = seeded(2000, 12);
+    const digest = sha256(data);
+    const up = await o.client.pushBlob("m/tok", data);
+    expect(up).toBe(digest);
+    const saved = process.env.TDFS_UPSTREAM_PASSWORD;
+    process.env.TDFS_UPSTREAM_PASSWORD = "pw";
+    try {
+      const edge = createEdge(o.url, { user: "edge" });
+      expect(sha256(await bytesOf(await edge.req("GET", `/v2/m/tok/blobs/${digest}`)))).toBe(digest);
+      expect(o.count("GET", "/token")).toBe(1);
+      process.env.TDFS_UPSTREAM_PASSWORD = "wrong";
+      const denied = await createEdge(o.url, { user: "edge" }).req("GET", `/v2/m/tok/blobs/${digest}`);
+      expect(denied.status).toBe(502);
+      expect(await denied.text()).toContain("answered 401");
+    } finally {
+      if (saved === undefined) delete process.env.TDFS_UPSTREAM_PASSWORD;
+      else process.env.TDFS_UPSTREAM_PASSWORD = saved;
+    }
+  });
 });
