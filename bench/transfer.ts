@@ -8,7 +8,7 @@
  *    native      Bun.write(path, response), then hash the file in 256 KiB reads (2dfs over TLS,
  *                or to a registry named by host name)
  *    native, no hash   the floor of fetch: the same write without verifying
- *    own socket  2dfs's own socket (src/client/socket-http-get.ts): one reused 256 KiB buffer,
+ *    own socket  2dfs's own socket (src/client/transport/socket-http-get.ts): one reused 256 KiB buffer,
  *                each piece hashed, then written (2dfs from plain-HTTP registries by IP address)
  *  upload (the `2dfs serve` side; a child process receives PUTs, this process sends files):
  *    js-chunks   iterate the request body's chunks, hash each and writeSync it
@@ -21,7 +21,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { hashFile } from "../src/hash/hash-file.ts";
 import { sha256Bytes } from "../src/hash/sha256.ts";
-import { socketGet, socketTarget } from "../src/client/socket-http-get.ts";
+import { socketGet, socketTarget } from "../src/client/transport/socket-http-get.ts";
 import { writeFully } from "../src/util/copy-file-range.ts";
 import { hasTool, makeTempDir, removeTempDir, startDistribution } from "../test/e2e/support/index.ts";
 import { bestOf, mbps, printTable, writeResults } from "./lib/table.ts";

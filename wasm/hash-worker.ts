@@ -1,4 +1,8 @@
-/** Worker entry of the hashing pool (layer writes, file hashes) and of the registry's upload hashing thread. */
+/**
+ * Worker-thread entry point, compiled into the binary as an extra entry (see wasm/README.md; no
+ * WebAssembly here, hash-wasm's runs in src/hash/): the hashing pool's threads (layer writes,
+ * file hashes) and the registry's upload hashing thread.
+ */
 import { hashFile } from "../src/hash/hash-file.ts";
 import { createSessionHashes } from "../src/hash/session-hashes.ts";
 import { writeLayer } from "../src/hash/write-layer.ts";

@@ -1,10 +1,11 @@
 /**
- * Worker entry that reads socket bodies of a pull (src/client/body-receivers.ts), several at once:
- * lean on purpose, it loads only util/http1-body.ts and what it needs, so it
- * is ready ~20 ms after it is started, while the first downloads are still on their way.
+ * Worker-thread entry point, compiled into the binary as an extra entry (see wasm/README.md; no
+ * WebAssembly here): reads socket bodies of a pull (src/client/transport/body-receivers.ts),
+ * several at once. Lean on purpose, it loads only client/transport/receive-body.ts and what that
+ * needs, so it is ready ~20 ms after it is started, while the first downloads are on their way.
  */
-import { receiveBodyToFile } from "../src/util/http1-body.ts";
-import type { ReceiveRequest, ReceiveResponse } from "../src/client/body-receivers.ts";
+import { receiveBodyToFile } from "../src/client/transport/receive-body.ts";
+import type { ReceiveRequest, ReceiveResponse } from "../src/client/transport/body-receivers.ts";
 
 declare const self: Worker;
 

@@ -10,11 +10,11 @@ import { type ImageIndex, type ImageManifest, toManifestBytes } from "../oci/man
 import { isImageManifestType, isIndexType } from "../oci/media-types.ts";
 import { type ImageReference, parseReference, toFamiliarString } from "../oci/reference.ts";
 import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
-import { type BlobRef, downloadBlobToStore } from "./blob-download.ts";
+import { type BlobRef, downloadBlobToStore } from "./transport/blob-download.ts";
 import { ImageNotFoundError } from "./errors.ts";
 import { runBounded } from "../util/run-bounded.ts";
-import type { RegistryClient } from "./registry-client.ts";
-import { recordSeen } from "./seen-repos.ts";
+import type { RegistryClient } from "./transport/registry-client.ts";
+import { recordSeen } from "./transport/seen-repos.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
 /** Options of an image copy. */

@@ -15,20 +15,20 @@ import { toPartitionSuffix } from "../oci/partition-suffix.ts";
 import { type ImageReference, parseReference, toFamiliarString } from "../oci/reference.ts";
 import { detectFileCompression } from "../archive/compress.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
-import { type ReceiveBody, downloadBlobToStore } from "./blob-download.ts";
-import { createCachingSource } from "./caching-source.ts";
-import { choosePlatform, pickManifest } from "./choose-platform.ts";
-import { type ImagePlan, NotAFieldError, layersBeforeConfig, planImage } from "./image-plan.ts";
-import { checkFinalLinks } from "./link-check.ts";
-import { writeOciLayout } from "./oci-layout-writer.ts";
+import { type ReceiveBody, downloadBlobToStore } from "./transport/blob-download.ts";
+import { createCachingSource } from "./transport/caching-source.ts";
+import { choosePlatform, pickManifest } from "./planning/choose-platform.ts";
+import { type ImagePlan, NotAFieldError, layersBeforeConfig, planImage } from "./planning/image-plan.ts";
+import { checkFinalLinks } from "./output/link-check.ts";
+import { writeOciLayout } from "./output/oci-layout-writer.ts";
 import { runBounded } from "../util/run-bounded.ts";
-import { receiveBodyToFile } from "../util/http1-body.ts";
+import { receiveBodyToFile } from "./transport/receive-body.ts";
 import { loadLibc } from "../util/libc.ts";
-import { type BodyReceivers, createBodyReceivers } from "./body-receivers.ts";
-import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
-import { createRemoteBlobSource } from "./remote-blob-source.ts";
-import { type CommitOutcome, commitStagingDir, createStagingDir, targetState } from "./replace-dir.ts";
-import { recordSeen } from "./seen-repos.ts";
+import { type BodyReceivers, createBodyReceivers } from "./transport/body-receivers.ts";
+import { createRegistryClient, type RegistryClient } from "./transport/registry-client.ts";
+import { createRemoteBlobSource } from "./transport/remote-blob-source.ts";
+import { type CommitOutcome, commitStagingDir, createStagingDir, targetState } from "./output/replace-dir.ts";
+import { recordSeen } from "./transport/seen-repos.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
 /** What a pull writes into its folder. */
@@ -72,7 +72,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
   const repo = reference.repository;
   // Extraction needs tar-stream and Node's streams (10-20 ms to load): load them, only when the
   // format extracts, while the network is waited on.
-  const extractor = format === "oci" ? undefined : import("./safe-extract.ts");
+  const extractor = format === "oci" ? undefined : import("./output/safe-extract.ts");
   extractor?.catch(() => {}); // a load failure is reported where it is awaited
   const rootRequest = client.getManifest(repo, reference.digest ?? reference.tag ?? "latest");
   // Bind the socket's C library calls (~2 ms) while the request is on its way, not at the first blob.

@@ -11,10 +11,10 @@ import type { Digest } from "../oci/digest.ts";
 import { MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
 import { type ImageReference, manifestPathReference } from "../oci/reference.ts";
 import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
-import { type UploadOptions, uploadBlob } from "./blob-upload.ts";
+import { type UploadOptions, uploadBlob } from "./transport/blob-upload.ts";
 import { runBounded } from "../util/run-bounded.ts";
-import { createRegistryClient, type RegistryClient } from "./registry-client.ts";
-import { recordSeen, seenRepos } from "./seen-repos.ts";
+import { createRegistryClient, type RegistryClient } from "./transport/registry-client.ts";
+import { recordSeen, seenRepos } from "./transport/seen-repos.ts";
 import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
 
 /** Options of a push. */

@@ -3,7 +3,7 @@ import { copyGraph } from "../content/copy-graph.ts";
 import { type LoadedImage, loadImage } from "../content/image-graph.ts";
 import { openLayoutSource, parseLayoutReference } from "../content/layout-source.ts";
 import type { LayoutStore } from "../content/layout-store.ts";
-import type { BaseImage } from "../build/build-image.ts";
+import type { BaseImage } from "../builder/build-image.ts";
 import { parseReference } from "../oci/reference.ts";
 import type { Platform } from "../oci/descriptor.ts";
 
@@ -20,7 +20,7 @@ export async function obtainBaseImage(base: string | undefined, store: LayoutSto
   const local = await store.resolve(base);
   if (local) return { kind: "image", image: await loadImage(store, local) };
   const { fetchImageToStore } = await import("../client/fetch-image.ts");
-  const { createRegistryClient } = await import("../client/registry-client.ts");
+  const { createRegistryClient } = await import("../client/transport/registry-client.ts");
   const ref = parseReference(base);
   const client = await createRegistryClient({ registry: ref.registry, scheme: ref.scheme });
   // One wanted platform is filtered while fetching; several are filtered by the builder.

@@ -1,6 +1,6 @@
 /** `2dfs build`: base image + 2dfs.json -> an OCI+2DFS image in the local store. */
 import { availableParallelism } from "node:os";
-import { buildImage, type BuildEvent } from "../build/build-image.ts";
+import { buildImage, type BuildEvent } from "../builder/build-image.ts";
 import { createLayoutStore } from "../content/layout-store.ts";
 import { defaultStoreDir } from "../content/paths.ts";
 import { createWorkerPool, type WorkerPool } from "../hash/pool.ts";

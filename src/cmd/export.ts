@@ -4,8 +4,8 @@ import { createLayoutStore } from "../content/layout-store.ts";
 import { defaultStoreDir } from "../content/paths.ts";
 import { parsePlatformString } from "../oci/descriptor.ts";
 import { toPartitionSuffix } from "../oci/partition-suffix.ts";
-import { type ArchiveFormat, writeImageArchive } from "../client/image-archive.ts";
-import { planLocalImage, splitLocalName } from "../client/local-image.ts";
+import { type ArchiveFormat, writeImageArchive } from "../client/output/image-archive.ts";
+import { planLocalImage, splitLocalName } from "../client/planning/local-image.ts";
 import { UsageError } from "./errors.ts";
 
 /** Flags of `2dfs export`. */

@@ -10,7 +10,7 @@ import { findReferenceFieldLayer, MAX_FIELD_BLOB_BYTES, parseReferenceField } fr
 import { listTarFiles } from "../archive/list-tar.ts";
 import { detectFileCompression, type Compression } from "../archive/compress.ts";
 import type { AutoDecision } from "../archive/auto-compression.ts";
-import { readAutoDecision } from "../build/allotment-cache.ts";
+import { readAutoDecision } from "../builder/allotment-cache.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import { UsageError } from "./errors.ts";

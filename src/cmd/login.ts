@@ -1,7 +1,7 @@
 /** `2dfs login REGISTRY` / `2dfs logout REGISTRY`: credentials in Docker's config.json, checked against /v2/ first. */
-import { removeCredentials, saveCredentials, toRegistryHost } from "../client/docker-config.ts";
+import { removeCredentials, saveCredentials, toRegistryHost } from "../client/credentials/docker-config.ts";
 import { AuthenticationError } from "../client/errors.ts";
-import { createRegistryClient } from "../client/registry-client.ts";
+import { createRegistryClient } from "../client/transport/registry-client.ts";
 import { UsageError } from "./errors.ts";
 import { promptLine, promptSecret } from "./prompt.ts";
 

@@ -6,7 +6,7 @@ import { parseReference, toFamiliarString } from "../oci/reference.ts";
 import { createReporter } from "../client/progress-reporter.ts";
 import { formatBytes } from "../util/format-bytes.ts";
 import { type PullFormat, pullImage } from "../client/pull-image.ts";
-import { createRegistryClient } from "../client/registry-client.ts";
+import { createRegistryClient } from "../client/transport/registry-client.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import { UsageError } from "./errors.ts";
 import { writeTo } from "../util/terminal.ts";

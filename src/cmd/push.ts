@@ -4,7 +4,7 @@ import { defaultStoreDir } from "../content/paths.ts";
 import { parseReference, toFamiliarString } from "../oci/reference.ts";
 import { createReporter } from "../client/progress-reporter.ts";
 import { pushImage } from "../client/push-image.ts";
-import { createRegistryClient } from "../client/registry-client.ts";
+import { createRegistryClient } from "../client/transport/registry-client.ts";
 import { UsageError } from "./errors.ts";
 
 /** Flags of `2dfs push`. */

@@ -13,7 +13,7 @@ import { copyAll, writeFully } from "../util/copy-file-range.ts";
 import { hashFile } from "./hash-file.ts";
 import { checkSourceSize, SourceChangedError } from "./read-chunks.ts";
 import type { HashEngine } from "./sha256.ts";
-import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+import type { WriteLayerJob, WriteLayerResult } from "./layer-job.ts";
 
 /** Writes `job` (whose compression must be "none") by kernel copies; partial output is removed on failure. */
 export async function copyLayer(job: WriteLayerJob, engine?: HashEngine): Promise<WriteLayerResult> {

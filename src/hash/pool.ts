@@ -8,11 +8,12 @@ import { availableParallelism } from "node:os";
 import type { Digest } from "../oci/digest.ts";
 import { DEFAULT_HASH_ENGINE, type HashEngine } from "./sha256.ts";
 import { hashFile } from "./hash-file.ts";
-import { type WriteLayerJob, type WriteLayerResult, writeLayer } from "./write-layer.ts";
+import type { WriteLayerJob, WriteLayerResult } from "./layer-job.ts";
+import { writeLayer } from "./write-layer.ts";
 import type { WorkerRequest, WorkerResponse } from "./worker-protocol.ts";
 import { workerLocation } from "./worker-location.ts";
 
-export type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+export type { WriteLayerJob, WriteLayerResult } from "./layer-job.ts";
 
 /** Runs hashing jobs on worker threads. */
 export interface WorkerPool {

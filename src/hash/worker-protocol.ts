@@ -1,7 +1,7 @@
 /** Messages between the pool (src/hash/pool.ts) and its worker (wasm/hash-worker.ts). */
 import type { Digest } from "../oci/digest.ts";
 import type { HashEngine } from "./sha256.ts";
-import type { WriteLayerJob, WriteLayerResult } from "./write-layer.ts";
+import type { WriteLayerJob, WriteLayerResult } from "./layer-job.ts";
 
 /** A job sent to a worker; `id` pairs it with its reply. */
 export type WorkerRequest =

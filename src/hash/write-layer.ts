@@ -5,32 +5,12 @@ import type { Digest } from "../oci/digest.ts";
 import type { TarEntry } from "../archive/tar-entries.ts";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
 import { createNodeCompressor, type Compression } from "../archive/compress.ts";
-import { type AutoDecision, decideCompression } from "../archive/auto-compression.ts";
+import { decideCompression } from "../archive/auto-compression.ts";
 import { createSha256, type HashEngine, type Sha256 } from "./sha256.ts";
 import { CHUNK_SIZE, checkSourceSize, releaseChunk, SourceChangedError, takeChunk } from "./read-chunks.ts";
 import { copyLayer } from "./copy-layer.ts";
+import type { WriteLayerJob, WriteLayerResult } from "./layer-job.ts";
 import { kernelCopyAvailable } from "../util/copy-file-range.ts";
-
-/** What to write: tar entries (files carry `src`), how to store them, and where. */
-export interface WriteLayerJob {
-  entries: TarEntry[];
-  compression: Compression | "auto";
-  level?: number;
-  /** `auto` only: the predicted saving (0-1) that makes compressing worth it (auto-compression.ts). */
-  minSaving?: number;
-  outPath: string;
-}
-
-/** Digests and sizes of a written layer: `diffId` covers the tar, `digest`/`size` the stored bytes. */
-export interface WriteLayerResult {
-  diffId: Digest;
-  digest: Digest;
-  size: number;
-  tarSize: number;
-  compression: Compression;
-  /** What `auto` sampled and decided; absent when a codec was asked for. */
-  auto?: AutoDecision;
-}
 
 /**
  * The codec `auto` picks for data worth compressing. zstd is faster and smaller

@@ -1,13 +1,9 @@
 /**
  * HTTP/1.1 message bodies read from a socket of util/tcp-socket.ts: framing (Content-Length,
- * chunked, or until the peer closes), decoding, and `receiveBodyToFile`, which a worker thread
- * can run on a connection another thread opened (file descriptors are the process's).
+ * chunked, or until the peer closes) and decoding. Hashing a body into a file is the client's
+ * (client/transport/receive-body.ts), so util imports nothing above it.
  */
-import { closeSync, openSync } from "node:fs";
-import type { Digest } from "../oci/digest.ts";
-import { createNativeSha256 } from "../hash/sha256.ts";
-import { writeFully } from "./copy-file-range.ts";
-import { SocketError, type TcpSocket, adoptTcpSocket } from "./tcp-socket.ts";
+import { SocketError, type TcpSocket } from "./tcp-socket.ts";
 import { YIELD_EVERY_BYTES, yieldToEventLoop } from "./yield-to-event-loop.ts";
 
 // One receive buffer per thread: every read is used before the next await.
@@ -25,45 +21,6 @@ export interface DetachedBody {
   framing: Framing;
   /** Body bytes that came with the head. */
   early: Uint8Array;
-}
-
-/** A body to append to a file: the connection (owned from now on), the file, and the most bytes it may have. */
-export interface ReceiveBodyJob extends DetachedBody {
-  path: string;
-  room: number;
-  timeoutMs: number;
-}
-
-/**
- * Appends the body of a detached connection to `path`, each piece hashed before it is written,
- * and closes the connection. Resolves to the SHA-256 of the bytes appended; rejects with a
- * SocketError when the connection drops (what arrived stays written) and with a
- * BodyTooLargeError past `room` bytes.
- */
-export async function receiveBodyToFile(job: ReceiveBodyJob): Promise<{ digest: Digest; bytes: number }> {
-  const socket = adoptTcpSocket(job.fd, job.timeoutMs);
-  const hasher = createNativeSha256();
-  let bytes = 0;
-  let out: number | undefined;
-  try {
-    out = openSync(job.path, "a");
-    const fd = out;
-    await readBody(socket, job.framing, job.early, (piece) => {
-      bytes += piece.length;
-      if (bytes > job.room) throw new BodyTooLargeError("the registry sent more than the expected size");
-      hasher.update(piece);
-      writeFully(fd, piece);
-    });
-  } finally {
-    if (out !== undefined) closeSync(out);
-    socket.close();
-  }
-  return { digest: hasher.digest(), bytes };
-}
-
-/** A body longer than the room it was given. */
-export class BodyTooLargeError extends Error {
-  override name = "BodyTooLargeError";
 }
 
 /** How the body's end is known. */

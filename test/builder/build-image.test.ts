@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type BuildEvent, buildImage } from "../../src/build/build-image.ts";
+import { type BuildEvent, buildImage } from "../../src/builder/build-image.ts";
 import { loadImage } from "../../src/content/image-graph.ts";
 import { createLayoutStore, type LayoutStore } from "../../src/content/layout-store.ts";
 import { readNativeField } from "../../src/field/native-format.ts";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { resolveSources, type SourceFile } from "../../src/build/sources.ts";
+import { resolveSources, type SourceFile } from "../../src/builder/sources.ts";
 import type { AllotmentSpec } from "../../src/field/descriptor-file.ts";
 import { makeTempDir, writeTree } from "../support/temp.ts";
 

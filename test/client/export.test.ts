@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { extract } from "tar-stream";
 import { fetchImageToStore } from "../../src/client/fetch-image.ts";
-import { createRegistryClient } from "../../src/client/registry-client.ts";
+import { createRegistryClient } from "../../src/client/transport/registry-client.ts";
 import { exportCommand } from "../../src/cmd/export.ts";
 import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";

@@ -4,15 +4,15 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { pullImage } from "../../src/client/pull-image.ts";
-import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
+import { createRegistryClient, type RegistryClient } from "../../src/client/transport/registry-client.ts";
 import { EmptySelectionError } from "../../src/field/field.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
 import { type TestImage, buildFieldImage, pushTestImage } from "./support/images.ts";
 import { makeTar, sha256 } from "./support/layers.ts";
-import { uploadBlob } from "../../src/client/blob-upload.ts";
+import { uploadBlob } from "../../src/client/transport/blob-upload.ts";
 import { UnsafeEntryError } from "../../src/client/errors.ts";
 import { fetchImageToStore } from "../../src/client/fetch-image.ts";
-import { hostPlatform } from "../../src/client/host-platform.ts";
+import { hostPlatform } from "../../src/client/planning/host-platform.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 
 let registry: RunningRegistry;

@@ -7,7 +7,7 @@ import { gzipSync, zstdCompressSync } from "node:zlib";
 import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
+import { createRegistryClient, type RegistryClient } from "../../src/client/transport/registry-client.ts";
 import { run2dfs } from "../support/cli.ts";
 import { pushCraftedImage } from "./support/crafted-images.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { pullImage } from "../../src/client/pull-image.ts";
-import { createRegistryClient } from "../../src/client/registry-client.ts";
+import { createRegistryClient } from "../../src/client/transport/registry-client.ts";
 import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { startRegistry } from "../../src/registry/server.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";

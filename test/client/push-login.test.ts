@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { AuthenticationError } from "../../src/client/errors.ts";
 import { fetchImageToStore } from "../../src/client/fetch-image.ts";
 import { pushImage } from "../../src/client/push-image.ts";
-import { createRegistryClient, type RegistryClient } from "../../src/client/registry-client.ts";
+import { createRegistryClient, type RegistryClient } from "../../src/client/transport/registry-client.ts";
 import { type LayoutStore, createLayoutStore } from "../../src/content/layout-store.ts";
 import { parseReference } from "../../src/oci/reference.ts";
 import { loginCommand, logoutCommand } from "../../src/cmd/login.ts";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { RegistryUnreachableError, TlsCertificateError } from "../../src/client/errors.ts";
 import { pullImage } from "../../src/client/pull-image.ts";
-import { type RegistryClientOptions, createRegistryClient } from "../../src/client/registry-client.ts";
+import { type RegistryClientOptions, createRegistryClient } from "../../src/client/transport/registry-client.ts";
 import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { startRegistry } from "../../src/registry/server.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";

@@ -1,6 +1,6 @@
 /** Registry authentication: parses `WWW-Authenticate`, runs the bearer-token flow, and caches the result per scope. */
-import type { Credentials } from "./docker-config.ts";
-import { AuthenticationError } from "./errors.ts";
+import type { Credentials } from "./credentials.ts";
+import { AuthenticationError } from "../errors.ts";
 
 /** One challenge of a `WWW-Authenticate` header. */
 export interface AuthChallenge {

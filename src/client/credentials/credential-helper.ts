@@ -4,7 +4,7 @@
  * the action (`get`, `store`, `erase`) is the first argument, the input is on stdin (the server
  * URL, or a JSON object for `store`), and `get` answers `{"ServerURL","Username","Secret"}`.
  */
-import type { Credentials } from "./docker-config.ts";
+import type { Credentials } from "./credentials.ts";
 
 /** Thrown when a configured helper is missing or fails. */
 export class CredentialHelperError extends Error {

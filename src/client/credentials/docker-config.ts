@@ -7,14 +7,9 @@ import { readFileSync } from "node:fs";
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { DOCKER_HUB } from "../oci/reference.ts";
+import { DOCKER_HUB } from "../../oci/reference.ts";
 import { helperErase, helperGet, helperStore } from "./credential-helper.ts";
-
-/** A user name and password (or token) for one registry. */
-export interface Credentials {
-  username: string;
-  password: string;
-}
+import type { Credentials } from "./credentials.ts";
 
 /** Thrown when config.json exists but cannot be read as Docker's format. */
 export class DockerConfigError extends Error {

@@ -9,17 +9,17 @@
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
-import { createDecompressor } from "../archive/compress.ts";
+import { createDecompressor } from "../../archive/compress.ts";
 import { dirname, join, resolve } from "node:path";
-import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
-import type { LayoutStore } from "../content/layout-store.ts";
-import { Annotation } from "../oci/annotations.ts";
-import type { Descriptor } from "../oci/descriptor.ts";
-import { type Digest, digestHex } from "../oci/digest.ts";
-import { MediaType, layerCompressionOf } from "../oci/media-types.ts";
-import { createNativeSha256, sha256Bytes } from "../hash/sha256.ts";
-import type { ImagePlan } from "./image-plan.ts";
-import { copyAll, writeFully } from "../util/copy-file-range.ts";
+import { TAR_END, tarHeader, tarPadding } from "../../archive/tar-header.ts";
+import type { LayoutStore } from "../../content/layout-store.ts";
+import { Annotation } from "../../oci/annotations.ts";
+import type { Descriptor } from "../../oci/descriptor.ts";
+import { type Digest, digestHex } from "../../oci/digest.ts";
+import { MediaType, layerCompressionOf } from "../../oci/media-types.ts";
+import { createNativeSha256, sha256Bytes } from "../../hash/sha256.ts";
+import type { ImagePlan } from "../planning/image-plan.ts";
+import { copyAll, writeFully } from "../../util/copy-file-range.ts";
 
 /** Which tar layout to write. */
 export type ArchiveFormat = "docker" | "oci";

@@ -14,7 +14,7 @@
  */
 import { type Stats, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { UnsafeEntryError } from "./errors.ts";
+import { UnsafeEntryError } from "../errors.ts";
 import type { CreatedLink } from "./safe-extract.ts";
 
 const MAX_SYMLINK_HOPS = 40;

@@ -2,14 +2,14 @@
 import { linkSync, mkdirSync, writeFileSync } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { LayoutStore } from "../content/layout-store.ts";
-import { Annotation } from "../oci/annotations.ts";
-import type { Descriptor } from "../oci/descriptor.ts";
-import { type Digest, parseDigest } from "../oci/digest.ts";
-import type { ImageIndex } from "../oci/manifest.ts";
-import { MediaType } from "../oci/media-types.ts";
-import { sha256Bytes } from "../hash/sha256.ts";
-import type { ImagePlan } from "./image-plan.ts";
+import type { LayoutStore } from "../../content/layout-store.ts";
+import { Annotation } from "../../oci/annotations.ts";
+import type { Descriptor } from "../../oci/descriptor.ts";
+import { type Digest, parseDigest } from "../../oci/digest.ts";
+import type { ImageIndex } from "../../oci/manifest.ts";
+import { MediaType } from "../../oci/media-types.ts";
+import { sha256Bytes } from "../../hash/sha256.ts";
+import type { ImagePlan } from "../planning/image-plan.ts";
 
 /**
  * Writes `plan` as a layout in `dir` (an empty folder) under the name `refName`; returns the

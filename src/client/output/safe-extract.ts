@@ -24,11 +24,11 @@
  */
 import { type Stats, chmodSync, closeSync, constants, fchmodSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
-import { createDecompressor, detectFileCompression, type Compression } from "../archive/compress.ts";
-import { indexUncompressedTar } from "../archive/tar-index.ts";
-import { parseTarStream, type TarStreamEntry } from "../archive/tar-reader.ts";
-import { CorruptLayerError, UnsafeEntryError } from "./errors.ts";
-import { copyAll } from "../util/copy-file-range.ts";
+import { createDecompressor, detectFileCompression, type Compression } from "../../archive/compress.ts";
+import { indexUncompressedTar } from "../../archive/tar-index.ts";
+import { parseTarStream, type TarStreamEntry } from "../../archive/tar-reader.ts";
+import { CorruptLayerError, UnsafeEntryError } from "../errors.ts";
+import { copyAll } from "../../util/copy-file-range.ts";
 
 /** What a pull writes: allotment files, or a root filesystem (absolute links allowed, stored verbatim). */
 export type ExtractFormat = "files" | "rootfs";

@@ -3,11 +3,11 @@
  * (so that only the chosen manifest is fetched, not every platform's manifest and config), from
  * the configs otherwise.
  */
-import { type BlobSource, imageEntries, loadImage } from "../content/image-graph.ts";
-import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../oci/descriptor.ts";
-import { type ImageManifest, MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
-import { type ImageReference, toFamiliarString } from "../oci/reference.ts";
-import { ImageNotFoundError } from "./errors.ts";
+import { type BlobSource, imageEntries, loadImage } from "../../content/image-graph.ts";
+import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../../oci/descriptor.ts";
+import { type ImageManifest, MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../../oci/manifest.ts";
+import { type ImageReference, toFamiliarString } from "../../oci/reference.ts";
+import { ImageNotFoundError } from "../errors.ts";
 import { hostPlatform } from "./host-platform.ts";
 
 /** The one of `candidates` matching `wanted` (default: this machine), or the only one when nothing is asked. */

@@ -3,18 +3,18 @@
  * resulting manifest and config (the partition, client-side, or the image as it is) and its
  * layers split into base layers and allotment layers. Works the same for remote and local images.
  */
-import type { BlobSource, PlatformImage } from "../content/image-graph.ts";
-import type { ImageConfig } from "../oci/config.ts";
-import type { Descriptor, Platform } from "../oci/descriptor.ts";
-import type { Digest } from "../oci/digest.ts";
-import type { ImageManifest } from "../oci/manifest.ts";
-import { type Rect, WHOLE_FIELD } from "../oci/partition-suffix.ts";
-import { sha256Bytes } from "../hash/sha256.ts";
-import { findNativeField, isNativeField, readNativeField, readNativeLayout } from "../field/native-format.ts";
-import { type ResolvedCell, partitionNative, partitionReference } from "../field/partition.ts";
-import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../field/reference-format.ts";
-import { selectAllotments, selectNonEmpty } from "../field/field.ts";
-import { runBounded } from "../util/run-bounded.ts";
+import type { BlobSource, PlatformImage } from "../../content/image-graph.ts";
+import type { ImageConfig } from "../../oci/config.ts";
+import type { Descriptor, Platform } from "../../oci/descriptor.ts";
+import type { Digest } from "../../oci/digest.ts";
+import type { ImageManifest } from "../../oci/manifest.ts";
+import { type Rect, WHOLE_FIELD } from "../../oci/partition-suffix.ts";
+import { sha256Bytes } from "../../hash/sha256.ts";
+import { findNativeField, isNativeField, readNativeField, readNativeLayout } from "../../field/native-format.ts";
+import { type ResolvedCell, partitionNative, partitionReference } from "../../field/partition.ts";
+import { MAX_FIELD_BLOB_BYTES, findReferenceFieldLayer, parseReferenceField } from "../../field/reference-format.ts";
+import { selectAllotments, selectNonEmpty } from "../../field/field.ts";
+import { runBounded } from "../../util/run-bounded.ts";
 
 /** What a pull or export writes: the (partitioned) image and its layers in order. */
 export interface ImagePlan {

@@ -1,13 +1,13 @@
 /** Resolves a local-store name that may carry a partition suffix (`name:tag--0.0.1.1`) into an image plan. */
-import { loadImage } from "../content/image-graph.ts";
-import { type LayoutStore, NotInStoreError } from "../content/layout-store.ts";
-import type { Platform } from "../oci/descriptor.ts";
-import { type Rect, parseTagPartition } from "../oci/partition-suffix.ts";
-import { ociLayerMediaType } from "../oci/media-types.ts";
-import { detectFileCompression } from "../archive/compress.ts";
+import { loadImage } from "../../content/image-graph.ts";
+import { type LayoutStore, NotInStoreError } from "../../content/layout-store.ts";
+import type { Platform } from "../../oci/descriptor.ts";
+import { type Rect, parseTagPartition } from "../../oci/partition-suffix.ts";
+import { ociLayerMediaType } from "../../oci/media-types.ts";
+import { detectFileCompression } from "../../archive/compress.ts";
 import { type ImagePlan, planImage } from "./image-plan.ts";
 import { choosePlatform } from "./choose-platform.ts";
-import { parseReference } from "../oci/reference.ts";
+import { parseReference } from "../../oci/reference.ts";
 
 /** A store name split from its partition suffix. */
 export function splitLocalName(ref: string): { name: string; rects?: Rect[] } {

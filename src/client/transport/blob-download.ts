@@ -7,18 +7,19 @@
  */
 import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { rm, truncate } from "node:fs/promises";
-import type { LayoutStore } from "../content/layout-store.ts";
-import type { Digest } from "../oci/digest.ts";
-import { parseDigest } from "../oci/digest.ts";
-import { hashFile } from "../hash/hash-file.ts";
-import { BodyTooLargeError, type ReceiveBodyJob, framingOf, receiveBodyToFile } from "../util/http1-body.ts";
-import { SocketError } from "../util/tcp-socket.ts";
-import { DigestMismatchError, RegistryResponseError, toResponseError } from "./errors.ts";
+import type { LayoutStore } from "../../content/layout-store.ts";
+import type { Digest } from "../../oci/digest.ts";
+import { parseDigest } from "../../oci/digest.ts";
+import { hashFile } from "../../hash/hash-file.ts";
+import { framingOf } from "../../util/http1-body.ts";
+import { BodyTooLargeError, type ReceiveBodyJob, receiveBodyToFile } from "./receive-body.ts";
+import { SocketError } from "../../util/tcp-socket.ts";
+import { DigestMismatchError, RegistryResponseError, toResponseError } from "../errors.ts";
 import { type RegistryClient, pullScope } from "./registry-client.ts";
 import { retryDelay } from "./retry.ts";
 import { claimPartial, type PartialClaim, waitForOtherDownloads } from "./partial-downloads.ts";
 import { socketGet } from "./socket-http-get.ts";
-import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
+import { type TransferObserver, silentObserver } from "../transfer-observer.ts";
 
 /** A blob to fetch: its digest and, when known, its size. */
 export interface BlobRef {

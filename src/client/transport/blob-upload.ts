@@ -3,11 +3,11 @@
  * of the registry has it, one PUT for small blobs, and chunked PATCHes for large ones that
  * resume from the registry's own upload status after a dropped connection.
  */
-import type { Digest } from "../oci/digest.ts";
-import { RegistryResponseError, toResponseError } from "./errors.ts";
+import type { Digest } from "../../oci/digest.ts";
+import { RegistryResponseError, toResponseError } from "../errors.ts";
 import { type RegistryClient, pullScope, pushScope } from "./registry-client.ts";
 import { isRetryableStatus, retryDelay } from "./retry.ts";
-import { type TransferObserver, silentObserver } from "./transfer-observer.ts";
+import { type TransferObserver, silentObserver } from "../transfer-observer.ts";
 
 /** Tuning of an upload. */
 export interface UploadOptions {

@@ -5,9 +5,9 @@
  * under way. A worker gets bodies only once it has loaded (~20 ms), so the first ones never wait
  * for it; a worker that fails to load or dies leaves its share to this thread.
  */
-import type { Digest } from "../oci/digest.ts";
-import { workerLocation } from "../hash/worker-location.ts";
-import { type ReceiveBodyJob, receiveBodyToFile } from "../util/http1-body.ts";
+import type { Digest } from "../../oci/digest.ts";
+import { workerLocation } from "../../hash/worker-location.ts";
+import { type ReceiveBodyJob, receiveBodyToFile } from "./receive-body.ts";
 
 type Received = { digest: Digest; bytes: number };
 

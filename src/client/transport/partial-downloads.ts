@@ -10,9 +10,9 @@
  */
 import { mkdirSync, openSync, closeSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { LayoutStore } from "../content/layout-store.ts";
-import { type Digest, digestHex } from "../oci/digest.ts";
-import { isProcessAlive } from "../util/process-alive.ts";
+import type { LayoutStore } from "../../content/layout-store.ts";
+import { type Digest, digestHex } from "../../oci/digest.ts";
+import { isProcessAlive } from "../../util/process-alive.ts";
 
 /** A partial file this process now owns, holding `offset` bytes already received. */
 export interface PartialClaim {

@@ -3,15 +3,16 @@
  * network errors, 429 and 5xx. Every manifest and small blob it returns is verified against
  * its digest; large blobs are streamed by blob-download.ts and blob-upload.ts on top of `request`.
  */
-import type { Descriptor } from "../oci/descriptor.ts";
-import { type Digest, parseDigest } from "../oci/digest.ts";
-import { MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
-import { MANIFEST_MEDIA_TYPES } from "../oci/media-types.ts";
-import { DOCKER_HUB } from "../oci/reference.ts";
-import { sha256Bytes } from "../hash/sha256.ts";
-import { type Authenticator, createAuthenticator } from "./auth.ts";
-import { type Credentials, readCredentials } from "./docker-config.ts";
-import { DigestMismatchError, RegistryUnreachableError, TlsCertificateError, toResponseError } from "./errors.ts";
+import type { Descriptor } from "../../oci/descriptor.ts";
+import { type Digest, parseDigest } from "../../oci/digest.ts";
+import { MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../../oci/manifest.ts";
+import { MANIFEST_MEDIA_TYPES } from "../../oci/media-types.ts";
+import { DOCKER_HUB } from "../../oci/reference.ts";
+import { sha256Bytes } from "../../hash/sha256.ts";
+import { type Authenticator, createAuthenticator } from "../credentials/auth.ts";
+import type { Credentials } from "../credentials/credentials.ts";
+import { readCredentials } from "../credentials/docker-config.ts";
+import { DigestMismatchError, RegistryUnreachableError, TlsCertificateError, toResponseError } from "../errors.ts";
 import { certificateProblem, describeNetworkError, isCertificateError, isCertificateNameError, looksLikeTlsPort, networkErrorCode } from "./network-errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, isRetryableStatus, retryDelay } from "./retry.ts";
 import { type SocketTarget, socketTarget } from "./socket-http-get.ts";

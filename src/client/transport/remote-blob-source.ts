@@ -1,8 +1,8 @@
 /** A `BlobSource` over one registry repository, so `loadImage` can walk a remote image. */
-import type { BlobSource } from "../content/image-graph.ts";
-import type { Digest } from "../oci/digest.ts";
-import { MAX_MANIFEST_BYTES } from "../oci/manifest.ts";
-import { RegistryResponseError } from "./errors.ts";
+import type { BlobSource } from "../../content/image-graph.ts";
+import type { Digest } from "../../oci/digest.ts";
+import { MAX_MANIFEST_BYTES } from "../../oci/manifest.ts";
+import { RegistryResponseError } from "../errors.ts";
 import type { RegistryClient } from "./registry-client.ts";
 
 /** Reads verified blobs of `repo`; digests of manifests (which registries serve only under /manifests/) fall back to that endpoint. */

@@ -6,8 +6,8 @@
  */
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { LayoutStore } from "../content/layout-store.ts";
-import { type Digest, digestHex } from "../oci/digest.ts";
+import type { LayoutStore } from "../../content/layout-store.ts";
+import { type Digest, digestHex } from "../../oci/digest.ts";
 
 function seenPath(store: LayoutStore, digest: Digest): string {
   return join(store.stateDir, "seen", digestHex(digest));

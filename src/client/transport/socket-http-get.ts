@@ -6,10 +6,10 @@
  * (TLS, host names, IPv6) keeps using fetch, as does every answer but a success (redirects,
  * auth challenges, errors): the caller repeats those through the registry client.
  */
-import { type DetachedBody, type Framing, framingOf, readBody, receiveBuffer } from "../util/http1-body.ts";
-import { SocketError, type TcpSocket, connectTcp } from "../util/tcp-socket.ts";
+import { type DetachedBody, type Framing, framingOf, readBody, receiveBuffer } from "../../util/http1-body.ts";
+import { SocketError, type TcpSocket, connectTcp } from "../../util/tcp-socket.ts";
 
-export { chunkedDecoder } from "../util/http1-body.ts";
+export { chunkedDecoder } from "../../util/http1-body.ts";
 
 /** Where GETs over our own socket go. */
 export interface SocketTarget {
@@ -38,7 +38,7 @@ export interface SocketResponse {
    * when the connection drops first; pieces already passed on were whole and in order.
    */
   readBody(sink: (piece: Uint8Array) => void): Promise<void>;
-  /** Hands the connection over, e.g. to another thread, to read the body there (see http1-body.ts): this side will not touch or close it. */
+  /** Hands the connection over, e.g. to another thread, to read the body there (see receive-body.ts): this side will not touch or close it. */
   detach(): DetachedBody;
   close(): void;
 }

@@ -5,7 +5,7 @@
  * with it, and a private CA does not cost the public registries.
  */
 import { readFile } from "node:fs/promises";
-import { TlsCertificateError } from "./errors.ts";
+import { TlsCertificateError } from "../errors.ts";
 
 /** What fetch is given for an HTTPS request. */
 export interface TlsTrust {

@@ -2,9 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAuthenticateHeader } from "../../src/client/auth.ts";
-import { readCredentials, removeCredentials, saveCredentials, toConfigKey } from "../../src/client/docker-config.ts";
-import { isLoopbackHost } from "../../src/client/registry-client.ts";
+import { parseAuthenticateHeader } from "../../../src/client/credentials/auth.ts";
+import { readCredentials, removeCredentials, saveCredentials, toConfigKey } from "../../../src/client/credentials/docker-config.ts";
+import { isLoopbackHost } from "../../../src/client/transport/registry-client.ts";
 
 describe("WWW-Authenticate parsing", () => {
   test("reads a bearer challenge with quoted, comma-containing scope", () => {

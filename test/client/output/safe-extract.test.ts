@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UnsafeEntryError } from "../../src/client/errors.ts";
-import { createExtraction, resolveInRoot } from "../../src/client/safe-extract.ts";
-import { type FakeEntry, makeTar } from "./support/layers.ts";
+import { UnsafeEntryError } from "../../../src/client/errors.ts";
+import { createExtraction, resolveInRoot } from "../../../src/client/output/safe-extract.ts";
+import { type FakeEntry, makeTar } from "../support/layers.ts";
 
 let work: string;
 let root: string;

@@ -1,8 +1,8 @@
 /** Hand-written 2DFS test images (native and reference format), pushed with the client under test. */
 import { gzipSync } from "node:zlib";
-import { uploadBlob } from "../../../src/client/blob-upload.ts";
-import type { RegistryClient } from "../../../src/client/registry-client.ts";
-import { hostPlatform } from "../../../src/client/host-platform.ts";
+import { uploadBlob } from "../../../src/client/transport/blob-upload.ts";
+import type { RegistryClient } from "../../../src/client/transport/registry-client.ts";
+import { hostPlatform } from "../../../src/client/planning/host-platform.ts";
 import { Annotation } from "../../../src/oci/annotations.ts";
 import { MediaType } from "../../../src/oci/media-types.ts";
 import { type FakeEntry, makeTar, sha256 } from "./layers.ts";

@@ -2,18 +2,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { downloadBlobToStore } from "../../src/client/blob-download.ts";
-import { partialPaths } from "../../src/client/partial-downloads.ts";
-import { uploadBlob } from "../../src/client/blob-upload.ts";
-import { DigestMismatchError } from "../../src/client/errors.ts";
-import { createRegistryClient } from "../../src/client/registry-client.ts";
-import { socketGet, socketTarget } from "../../src/client/socket-http-get.ts";
-import { createLayoutStore } from "../../src/content/layout-store.ts";
-import { rawServer } from "../support/raw-tcp.ts";
-import { seededBytes } from "../support/temp.ts";
-import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
-import { sha256 } from "./support/layers.ts";
-import { countedResponse, startProxy, truncatedResponse } from "./support/proxy.ts";
+import { downloadBlobToStore } from "../../../src/client/transport/blob-download.ts";
+import { partialPaths } from "../../../src/client/transport/partial-downloads.ts";
+import { uploadBlob } from "../../../src/client/transport/blob-upload.ts";
+import { DigestMismatchError } from "../../../src/client/errors.ts";
+import { createRegistryClient } from "../../../src/client/transport/registry-client.ts";
+import { socketGet, socketTarget } from "../../../src/client/transport/socket-http-get.ts";
+import { createLayoutStore } from "../../../src/content/layout-store.ts";
+import { rawServer } from "../../support/raw-tcp.ts";
+import { seededBytes } from "../../support/temp.ts";
+import { type RunningRegistry, startDistribution } from "../support/distribution.ts";
+import { sha256 } from "../support/layers.ts";
+import { countedResponse, startProxy, truncatedResponse } from "../support/proxy.ts";
 
 // Blob downloads over 2dfs's own socket (the default for a plain-HTTP registry at an IPv4
 // address) in front of a registry that challenges, redirects, fails, drops the connection or

@@ -1,14 +1,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { socketGet, socketTarget } from "../../src/client/socket-http-get.ts";
-import { createBodyReceivers } from "../../src/client/body-receivers.ts";
-import { sha256Bytes } from "../../src/hash/sha256.ts";
-import { rawServer } from "../support/raw-tcp.ts";
-import { makeTempDir, seededBytes } from "../support/temp.ts";
+import { socketGet, socketTarget } from "../../../src/client/transport/socket-http-get.ts";
+import { createBodyReceivers } from "../../../src/client/transport/body-receivers.ts";
+import { sha256Bytes } from "../../../src/hash/sha256.ts";
+import { rawServer } from "../../support/raw-tcp.ts";
+import { makeTempDir, seededBytes } from "../../support/temp.ts";
 
 // A large pull hands each socket body to the calling thread or a worker thread, which reads it
-// into the file (src/client/body-receivers.ts); both at once, and the calling thread alone.
+// into the file (src/client/transport/body-receivers.ts); both at once, and the calling thread alone.
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {

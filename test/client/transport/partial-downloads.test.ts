@@ -2,10 +2,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { claimPartial, partialPaths, waitForOtherDownloads } from "../../src/client/partial-downloads.ts";
-import { createLayoutStore } from "../../src/content/layout-store.ts";
-import { digestHex, type Digest } from "../../src/oci/digest.ts";
-import { tempDirs } from "../support/temp.ts";
+import { claimPartial, partialPaths, waitForOtherDownloads } from "../../../src/client/transport/partial-downloads.ts";
+import { createLayoutStore } from "../../../src/content/layout-store.ts";
+import { digestHex, type Digest } from "../../../src/oci/digest.ts";
+import { tempDirs } from "../../support/temp.ts";
 
 const temps = tempDirs();
 afterAll(() => temps.cleanup());

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { type SocketResponse, type SocketTarget, chunkedDecoder, socketGet, socketTarget } from "../../src/client/socket-http-get.ts";
-import { SocketError } from "../../src/util/tcp-socket.ts";
-import { type RawConn, type RawServer, concat, rawServer } from "../support/raw-tcp.ts";
-import { seededBytes } from "../support/temp.ts";
+import { type SocketResponse, type SocketTarget, chunkedDecoder, socketGet, socketTarget } from "../../../src/client/transport/socket-http-get.ts";
+import { SocketError } from "../../../src/util/tcp-socket.ts";
+import { type RawConn, type RawServer, concat, rawServer } from "../../support/raw-tcp.ts";
+import { seededBytes } from "../../support/temp.ts";
 
 const encoder = new TextEncoder();
 const bytesOf = (text: string) => encoder.encode(text);
