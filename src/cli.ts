@@ -118,7 +118,7 @@ for (const define of chosen) define(cli);
 // reads as if the flag were on. Without it an absent flag reads as undefined; commands test `=== false`.
 for (const option of cli.commands.flatMap((c) => c.options)) if (option.negated) option.config.default = undefined;
 
-cli.option("--debug", "Print stack traces of errors");
+cli.option("--debug", "Print stack traces of errors, and which libc, blob transport and copy path ran");
 cli.help();
 cli.version(versionText(pkg.version));
 
