@@ -40,6 +40,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("--data <dir>", "Storage folder (default ~/.local/share/2dfs/registry)")
       .option("--storage <url>", "Object storage instead: s3://BUCKET/PREFIX?endpoint=URL&region=R (keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); replicas may share it")
       .option("--read-only", "Refuse every write")
+      .option("--redirect", "With --storage s3://...: answer blob GETs with a redirect to a presigned URL, so bytes go from the store to the client")
       .option("--htpasswd <file>", "Require basic auth; bcrypt htpasswd file")
       .option("--tls-cert <file>", "TLS certificate (PEM)")
       .option("--tls-key <file>", "TLS private key (PEM)")

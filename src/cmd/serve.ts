@@ -14,6 +14,8 @@ export interface ServeFlags extends UpstreamFlags {
   /** `s3://BUCKET/PREFIX?endpoint=URL`: serve from object storage (replicas may share it). */
   storage?: string;
   readOnly?: boolean;
+  /** Blob GETs answered with a redirect to a presigned URL of the object store. */
+  redirect?: boolean;
   htpasswd?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -44,6 +46,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       dataDir,
       driver: storage?.driver,
       readOnly: flags.readOnly,
+      redirect: flags.redirect,
       htpasswdFile: flags.htpasswd,
       tlsCert: flags.tlsCert,
       tlsKey: flags.tlsKey,

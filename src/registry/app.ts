@@ -30,6 +30,8 @@ export interface RegistryAppOptions {
   hashThread?: SessionHashes;
   /** Serve the web page at `/` (behind the same authentication); `2dfs serve --no-ui` turns it off. */
   ui?: boolean;
+  /** Answer blob GETs with a redirect to the store's presigned URL (object storage only). */
+  redirect?: boolean;
   /** Pull-through cache settings (`serve --upstream`); its log lines go to `log` unless it has its own. */
   upstream?: UpstreamOptions;
   /** The `tier` label of /metrics (default "edge" with an upstream, else "origin"). */
@@ -38,7 +40,7 @@ export interface RegistryAppOptions {
 
 /** Creates the registry's Elysia app (call `.handle(request)` in-process or `.listen()`). */
 export function createRegistryApp(opts: RegistryAppOptions) {
-  const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, derivedLimits: opts.derivedLimits, hashThread: opts.hashThread,
+  const registry = createRegistry(opts.driver, { readOnly: opts.readOnly, redirect: opts.redirect, derivedLimits: opts.derivedLimits, hashThread: opts.hashThread,
     upstream: opts.upstream && { log: opts.log, ...opts.upstream }, tier: opts.tier });
   const authenticate = opts.htpasswd !== undefined ? createBasicAuth(opts.htpasswd, opts.auth) : undefined;
   const log = opts.log;

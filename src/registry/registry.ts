@@ -15,6 +15,8 @@ import { type Upstream, type UpstreamOptions, createUpstream } from "./upstream/
 export interface Registry {
   driver: StorageDriver;
   readOnly: boolean;
+  /** Blob GETs are answered with a redirect to the store's direct URL (`serve --redirect`). */
+  redirect: boolean;
   blobs: BlobService;
   uploads: UploadService;
   tags: TagService;
@@ -29,7 +31,7 @@ export interface Registry {
 /** Creates the services of a registry over a driver. */
 export function createRegistry(
   driver: StorageDriver,
-  opts: { readOnly?: boolean; derivedLimits?: Partial<DerivedLimits>; hashThread?: SessionHashes; upstream?: UpstreamOptions; tier?: string } = {},
+  opts: { readOnly?: boolean; redirect?: boolean; derivedLimits?: Partial<DerivedLimits>; hashThread?: SessionHashes; upstream?: UpstreamOptions; tier?: string } = {},
 ): Registry {
   const readOnly = opts.readOnly ?? false;
   const blobs = createBlobService(driver);
@@ -43,6 +45,7 @@ export function createRegistry(
   return {
     driver,
     readOnly,
+    redirect: opts.redirect ?? false,
     blobs,
     uploads: createUploadService(driver, blobs, { hashThread: opts.hashThread }),
     tags,

@@ -29,10 +29,10 @@ describeIfE2E("2dfs serve replicas on one S3 bucket (Ceph RGW, e2e)", ["docker",
   const servers: { host: string; daemon: ReturnType<typeof spawnDaemon> }[] = [];
   let storage: string;
 
-  const startServe = async (): Promise<{ host: string; daemon: ReturnType<typeof spawnDaemon> }> => {
+  const startServe = async (extra: string[] = []): Promise<{ host: string; daemon: ReturnType<typeof spawnDaemon> }> => {
     const port = await freePort();
     const [cmd, ...pre] = cliCommand();
-    const daemon = spawnDaemon("2dfs serve", cmd!, [...pre, "serve", "--addr", `127.0.0.1:${port}`, "--storage", storage], join(dir, `serve-${port}.log`), ceph.env);
+    const daemon = spawnDaemon("2dfs serve", cmd!, [...pre, "serve", "--addr", `127.0.0.1:${port}`, "--storage", storage, ...extra], join(dir, `serve-${port}.log`), ceph.env);
     const host = `127.0.0.1:${port}`;
     await waitForDaemon(daemon, async () => (await fetch(`http://${host}/v2/`)).status < 500, 20_000);
     servers.push({ host, daemon });
@@ -80,6 +80,28 @@ describeIfE2E("2dfs serve replicas on one S3 bucket (Ceph RGW, e2e)", ["docker",
     await must("docker pull", dockerd.docker(["pull", ref]));
     const out = await must("docker run", dockerd.docker(["run", "--rm", "--network", "none", ref, "sh", "-c", "find /field -type f | sort; cat /field/r1-c1.txt"]));
     expect(out.trim().split("\n")).toEqual([fileOf(0, 1), fileOf(1, 1), "r1-c1"]);
+  });
+
+  test("a third instance with --redirect sends blob GETs to the store: docker pulls a partition through it and runs it", async () => {
+    const c = await startServe(["--redirect"]);
+    const ref = `${c.host}/s3/model:v2--1.0.1.1`;
+    await must("docker pull", dockerd.docker(["pull", ref]));
+    const out = await must("docker run", dockerd.docker(["run", "--rm", "--network", "none", ref, "sh", "-c", "find /field -type f | sort"]));
+    expect(out.trim().split("\n")).toEqual([fileOf(1, 0), fileOf(1, 1)]);
+    // The blob GETs were answered 307, to the object store's endpoint, not with the bytes.
+    const manifest = await (await fetch(`http://${c.host}/v2/s3/model/manifests/v2--1.0.1.1`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } })).json();
+    const layer = manifest.layers.at(-1);
+    const res = await fetch(`http://${c.host}/v2/s3/model/blobs/${layer.digest}`, { redirect: "manual" });
+    expect(res.status).toBe(307);
+    expect(res.headers.get("location")!.startsWith(ceph.env.S3_ENDPOINT!)).toBe(true);
+    const direct = new Uint8Array(await (await fetch(res.headers.get("location")!, { headers: { Range: "bytes=0-9" } })).arrayBuffer());
+    expect(direct.byteLength).toBe(10);
+  });
+
+  test("--redirect without object storage is refused at start with one line", async () => {
+    const r = await run2dfs(["serve", "--addr", `127.0.0.1:${await freePort()}`, "--data", join(dir, "fs-data"), "--redirect"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error: --redirect needs object storage that clients can fetch from directly: --storage s3://...");
   });
 
   test("chunks alternate A/B; A is killed -9 mid-upload; B finishes with the right digest", async () => {

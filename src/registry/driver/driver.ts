@@ -32,6 +32,11 @@ export interface StorageDriver {
   delete(path: string): Promise<void>;
   /** The names of the direct children (files and folders) of a folder, sorted; [] when missing. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * A URL from which a client may fetch the file directly for `seconds`, without the registry
+   * (object storage's presigned GET); only drivers over such a store have it (`serve --redirect`).
+   */
+  directUrl?(path: string, seconds: number): string;
 }
 
 /** Thrown for a path a driver must refuse (absolute, `..`, empty parts). */

@@ -337,6 +337,9 @@ export function createS3Driver(location: S3Location): S3Driver {
       } while (continuationToken);
       return [...names].filter((n) => n !== "" && !n.startsWith(SEGMENT_PREFIX)).sort();
     },
+    directUrl(path, seconds) {
+      return client.presign(keyOf(path), { method: "GET", expiresIn: seconds });
+    },
     presignGet(path, seconds) {
       return client.presign(keyOf(path), { method: "GET", expiresIn: seconds });
     },

@@ -5,6 +5,9 @@ import type { Registry } from "../registry.ts";
 import { blobDataPath } from "../storage/paths.ts";
 import { parseRangeHeader } from "./http.ts";
 
+/** How long a redirect's presigned URL stays valid: long enough for a slow client to start. */
+const REDIRECT_SECONDS = 20 * 60;
+
 /** Parses a digest from a URL, answering DIGEST_INVALID for a bad one. */
 export function parseDigestParam(text: string): Digest {
   try {
@@ -45,6 +48,10 @@ export async function getBlob(reg: Registry, request: Request, name: string, dig
   if (range) headers["Content-Range"] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;
   if (head) return new Response(null, { status, headers });
+  // As distribution's storage middleware does: the bytes go from the store to the client, which
+  // repeats its Range header at the new location. HEAD stays here (it moves no bytes).
+  const direct = reg.redirect ? reg.driver.directUrl?.(path, REDIRECT_SECONDS) : undefined;
+  if (direct) return new Response(null, { status: 307, headers: { Location: direct, "Docker-Content-Digest": digest, "Content-Length": "0" } });
   const file = reg.driver.file?.(path);
   // A Bun.file body goes out with sendfile(2); other drivers stream.
   const body = file ? (range ? file.slice(start, end) : file) : reg.driver.reader(path, start, end);
