@@ -89,8 +89,8 @@ describeIfE2E("2dfs serve replicas on one S3 bucket (Ceph RGW, e2e)", ["docker",
     const out = await must("docker run", dockerd.docker(["run", "--rm", "--network", "none", ref, "sh", "-c", "find /field -type f | sort"]));
     expect(out.trim().split("\n")).toEqual([fileOf(1, 0), fileOf(1, 1)]);
     // The blob GETs were answered 307, to the object store's endpoint, not with the bytes.
-    const manifest = await (await fetch(`http://${c.host}/v2/s3/model/manifests/v2--1.0.1.1`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } })).json();
-    const layer = manifest.layers.at(-1);
+    const manifest = (await (await fetch(`http://${c.host}/v2/s3/model/manifests/v2--1.0.1.1`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } })).json()) as { layers: { digest: string }[] };
+    const layer = manifest.layers.at(-1)!;
     const res = await fetch(`http://${c.host}/v2/s3/model/blobs/${layer.digest}`, { redirect: "manual" });
     expect(res.status).toBe(307);
     expect(res.headers.get("location")!.startsWith(ceph.env.S3_ENDPOINT!)).toBe(true);
