@@ -28,8 +28,12 @@ const REPO = "e2e/field";
 const P1 = "v1--0.0.1.1";
 const P2 = "v1--1.1.2.2"; // overlaps P1 at (1,1); (0,2) and (2,0) are in neither
 
-/** Blob digest -> number of successful GETs in a distribution access log. */
-function originBlobGets(logFile: string): Map<string, number> {
+/**
+ * Blob digest -> number of successful GETs in a distribution access log. The line is written
+ * once the response is done, which can be just after the client has its last byte: wait a moment.
+ */
+async function originBlobGets(logFile: string): Promise<Map<string, number>> {
+  await Bun.sleep(300);
   const counts = new Map<string, number>();
   for (const m of readFileSync(logFile, "utf8").matchAll(/"GET \/v2\/[^ ]+\/blobs\/(sha256:[0-9a-f]{64}) HTTP\/1\.1" 200 /g)) {
     counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
@@ -100,7 +104,7 @@ describeIfE2E("serve --upstream: edge cache in front of distribution (e2e)", ["d
     const refs = [P1, P2].map((p) => `${edge.host}/${REPO}:${p}`);
     await pullAndRemove(refs);
     const needed = new Set([...(await layersOf(edge.host, P1)), ...(await layersOf(edge.host, P2))]);
-    const gets = originBlobGets(o.logFile);
+    const gets = await originBlobGets(o.logFile);
     const originConfig = JSON.parse(await (await fetch(`http://${o.url}/v2/${REPO}/manifests/v1`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } })).text()).config.digest;
     // Exactly the selected allotments and the image config crossed the link, each once.
     expect(Object.fromEntries(gets)).toEqual(Object.fromEntries([...needed, originConfig].map((d) => [d, 1])));
@@ -120,7 +124,7 @@ describeIfE2E("serve --upstream: edge cache in front of distribution (e2e)", ["d
     const [a, b] = await Promise.all([serve(["--upstream", `http://${regional.host}`, "--tier", "edge-a"]), serve(["--upstream", `http://${regional.host}`, "--tier", "edge-b"])]);
     await pullAndRemove([`${a.host}/${REPO}:${P1}`]);
     await pullAndRemove([`${b.host}/${REPO}:${P2}`]);
-    const gets = originBlobGets(o.logFile);
+    const gets = await originBlobGets(o.logFile);
     expect([...gets.values()].every((n) => n === 1)).toBe(true);
     expect(gets.size).toBe(7 + 1);
     // The overlap (1,1) was asked of the regional tier twice and fetched from the origin once.
@@ -140,7 +144,7 @@ describeIfE2E("serve --upstream: edge cache in front of distribution (e2e)", ["d
       ),
     );
     for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    const gets = originBlobGets(o.logFile);
+    const gets = await originBlobGets(o.logFile);
     expect(Object.fromEntries(gets)).toEqual(Object.fromEntries([...gets.keys()].map((d) => [d, 1])));
     expect(gets.size).toBe(4 + 1);
   });
@@ -171,6 +175,6 @@ describeIfE2E("serve --upstream: edge cache in front of distribution (e2e)", ["d
     // Asked again, the edge fetches again (nothing was kept) and fails again.
     const again = await fetch(`http://${edge.host}/v2/${REPO}/blobs/${victim}`).then((r) => r.arrayBuffer()).then(() => "whole", () => "broken");
     expect(again).toBe("broken");
-    expect(originBlobGets(o.logFile).get(victim!)).toBe(2);
+    expect((await originBlobGets(o.logFile)).get(victim!)).toBe(2);
   });
 });

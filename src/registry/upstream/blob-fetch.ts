@@ -1,9 +1,10 @@
 /**
- * Pull-through of one blob: the upstream body is teed, one branch to the first client and one
- * to a temp file hashed as it is written. The blob is committed into the store only when its
- * digest (and size) match; otherwise the client's stream is failed before its last chunk, so
- * it sees a broken transfer, and the temp file is deleted. Concurrent misses for one digest
- * share the fetch: late joiners wait for the commit and are then served from the store.
+ * Pull-through of one blob. The upstream body is written to a temp file and hashed as it
+ * arrives, at the upstream's pace whatever the clients do; every client of the blob (the first
+ * and any that join while it is fetched) follows the growing file. The last byte is held back
+ * from followers until the digest and size matched and the file was moved into the store; on a
+ * mismatch their streams fail (a broken transfer) and the temp file is deleted, so nothing is
+ * kept. One upstream fetch per digest at a time.
  */
 import { type Digest, parseDigest } from "../../oci/digest.ts";
 import type { StorageDriver } from "../driver/driver.ts";
@@ -18,123 +19,149 @@ export class BlobFetchError extends Error {
   }
 }
 
-/** A running fetch: `committed` settles once the blob is in the store (or rejects). */
-export interface BlobFetch {
-  committed: Promise<number>;
-}
-
-/** The first requester's view: the upstream response headers and the client branch. */
-export interface FirstServe {
+/** A client's view of a fetch: the size upstream declared (-1 when it sent none) and a body that follows the fetch. */
+export interface FollowedBlob {
   size: number;
   body: ReadableStream<Uint8Array>;
 }
 
-/**
- * Starts fetching `digest`, or joins the fetch already running. The first caller gets the body
- * to stream (`first`); joiners get undefined and wait on `committed`.
- */
+interface Running {
+  /** The repository the fetch was started for (the one upstream confirmed). */
+  name: string;
+  /** Settles with the upstream response's declared size once the headers arrived. */
+  opened: Promise<number>;
+  /** Settles once the blob is in the store (or failed). */
+  committed: Promise<number>;
+  temp: string;
+  received: number;
+  moved: boolean;
+  failed?: Error;
+  changed(): Promise<void>;
+}
+
+// Followers read the temp file in pieces of at most this size.
+const READ_CHUNK = 1 << 20;
+
+/** Creates the single-flight fetcher. */
 export function createBlobFetcher(deps: {
   driver: StorageDriver;
   metrics: Metrics;
   log: (line: string) => void;
   /** Sends the upstream GET; must resolve to a 200 response or throw BlobFetchError. */
   open(name: string, digest: Digest): Promise<Response>;
-  /** Called after the commit (link into `name`, record in the cache index). */
+  /** Called after the blob was moved into the store (link into `name`, record in the cache index). */
   commit(name: string, digest: Digest, size: number): Promise<void>;
 }) {
   const { driver, metrics, log } = deps;
-  const inFlight = new Map<Digest, { fetch: BlobFetch; first: Promise<FirstServe> }>();
+  const inFlight = new Map<Digest, Running>();
 
-  const start = (name: string, digest: Digest): { fetch: BlobFetch; first: Promise<FirstServe> } => {
-    let resolveFirst!: (f: FirstServe) => void;
-    let rejectFirst!: (e: unknown) => void;
-    const first = new Promise<FirstServe>((res, rej) => {
-      resolveFirst = res;
-      rejectFirst = rej;
-    });
-    const committed = (async () => {
-      let res: Response;
+  const start = (name: string, digest: Digest): Running => {
+    let waiters: (() => void)[] = [];
+    const notify = () => {
+      const w = waiters;
+      waiters = [];
+      for (const r of w) r();
+    };
+    let declare!: (size: number) => void;
+    const run: Running = {
+      name,
+      opened: new Promise<number>((r) => (declare = r)),
+      committed: Promise.resolve(0),
+      temp: `_upstream/tmp/${crypto.randomUUID()}`,
+      received: 0,
+      moved: false,
+      changed: () => new Promise<void>((r) => waiters.push(r)),
+    };
+    run.committed = (async () => {
       try {
-        res = await deps.open(name, digest);
-      } catch (e) {
-        rejectFirst(e);
-        throw e;
-      }
-      const declared = Number(res.headers.get("content-length") ?? NaN);
-      const size = Number.isFinite(declared) ? declared : -1;
-      let ctl!: ReadableStreamDefaultController<Uint8Array>;
-      let clientGone = false;
-      let wake: (() => void) | undefined;
-      const body = new ReadableStream<Uint8Array>(
-        {
-          start: (c) => void (ctl = c),
-          pull: () => wake?.(),
-          cancel: () => {
-            clientGone = true;
-            wake?.();
-          },
-        },
-        { highWaterMark: 4 },
-      );
-      resolveFirst({ size, body });
-      const temp = `_upstream/tmp/${crypto.randomUUID()}`;
-      const hasher = new Bun.CryptoHasher(parseDigest(digest).algorithm);
-      let received = 0;
-      let held: Uint8Array | undefined;
-      try {
-        // Hold back one chunk: the client gets the last one only after the digest matched.
+        const res = await deps.open(name, digest);
+        const declared = Number(res.headers.get("content-length") ?? NaN);
+        declare(Number.isFinite(declared) ? declared : -1);
+        const hasher = new Bun.CryptoHasher(parseDigest(digest).algorithm);
+        await driver.write(run.temp, new Uint8Array(0));
         for await (const chunk of res.body!) {
           hasher.update(chunk);
-          await driver.append(temp, chunk);
-          received += chunk.byteLength;
+          await driver.append(run.temp, chunk);
+          run.received += chunk.byteLength;
           metrics.fromUpstream(chunk.byteLength);
-          if (clientGone) continue;
-          if (held) ctl.enqueue(held);
-          held = chunk;
-          // Bounded memory: wait while the client is behind (a cancelled client stops nothing).
-          while (!clientGone && (ctl.desiredSize ?? 1) <= 0) await new Promise<void>((r) => (wake = r));
+          notify();
         }
         const got = `${parseDigest(digest).algorithm}:${hasher.digest("hex")}`;
         if (got !== digest) throw new BlobFetchError(`upstream blob ${digest} failed verification: its content hashes to ${got}`);
-        if (size >= 0 && received !== size) throw new BlobFetchError(`upstream blob ${digest} ended after ${received} of ${size} bytes`);
-        if (received === 0) await driver.write(temp, new Uint8Array(0));
-        await driver.move(temp, blobDataPath(digest));
-        await deps.commit(name, digest, received);
-        if (!clientGone) {
-          if (held) ctl.enqueue(held);
-          ctl.close();
-        }
-        return received;
+        if (declared >= 0 && run.received !== declared) throw new BlobFetchError(`upstream blob ${digest} ended after ${run.received} of ${declared} bytes`);
+        await driver.move(run.temp, blobDataPath(digest));
+        // Linked (and recorded) before any follower sees its end, so a client's next request finds it here.
+        await deps.commit(name, digest, run.received);
+        run.moved = true;
+        notify();
+        return run.received;
       } catch (e) {
-        await driver.delete(temp);
         const error = e instanceof BlobFetchError ? e : new BlobFetchError(`upstream blob ${digest}: ${(e as Error).message}`);
+        run.failed = error;
+        declare(-1);
+        await driver.delete(run.temp);
         log(`upstream: ${error.message}; nothing kept`);
-        if (!clientGone) ctl.error(error);
+        notify();
         throw error;
       }
     })();
-    // Joiners see the rejection; an unobserved one must not crash the process.
-    committed.catch(() => {});
-    return { fetch: { committed }, first };
+    // Followers see the failure through their streams; an unobserved rejection must not crash the process.
+    run.committed.catch(() => {});
+    return run;
+  };
+
+  const follow = (run: Running, digest: Digest): ReadableStream<Uint8Array> => {
+    let pos = 0;
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        for (;;) {
+          if (run.failed) return c.error(run.failed);
+          // Until the blob is verified and in the store, its last byte is not handed out.
+          const limit = run.moved ? run.received : run.received - 1;
+          if (pos < limit) {
+            const end = Math.min(limit, pos + READ_CHUNK);
+            let bytes: Uint8Array | undefined;
+            try {
+              bytes = new Uint8Array(await new Response(driver.reader(run.moved ? blobDataPath(digest) : run.temp, pos, end)).arrayBuffer());
+            } catch (e) {
+              if (run.moved) throw e;
+              // The temp file is being moved into the store (or was deleted): wait for the outcome.
+              await run.changed();
+              continue;
+            }
+            pos += bytes.byteLength;
+            return c.enqueue(bytes);
+          }
+          if (run.moved) return c.close();
+          await run.changed();
+        }
+      },
+    });
   };
 
   return {
     /**
-     * Joins or starts the fetch of `digest`. The caller that started it gets `first` (the
-     * body to stream); every caller gets `committed`.
+     * Joins or starts the fetch of `digest` for `name`. `blob` is a body following it (undefined
+     * when a fetch for another repository is running: wait on `committed`, then confirm).
      */
-    async serve(name: string, digest: Digest): Promise<{ first?: FirstServe; committed: Promise<number> }> {
-      const running = inFlight.get(digest);
-      if (running) return { committed: running.fetch.committed };
-      const started = start(name, digest);
-      inFlight.set(digest, started);
-      void started.fetch.committed.finally(() => inFlight.delete(digest)).catch(() => {});
-      return { first: await started.first, committed: started.fetch.committed };
+    async serve(name: string, digest: Digest): Promise<{ blob?: FollowedBlob; committed: Promise<number> }> {
+      let run = inFlight.get(digest);
+      if (run && run.name !== name) return { committed: run.committed };
+      if (!run) {
+        const started = start(name, digest);
+        inFlight.set(digest, started);
+        void started.committed.finally(() => inFlight.delete(digest)).catch(() => {});
+        run = started;
+      }
+      const size = await run.opened;
+      if (run.failed) await run.committed; // throws the failure (e.g. 404) before any response starts
+      return { blob: { size, body: follow(run, digest) }, committed: run.committed };
     },
     /** Fetches into the store without a client (configs, field blobs, range requests). */
     async fetch(name: string, digest: Digest): Promise<void> {
-      const { first, committed } = await this.serve(name, digest);
-      if (first) void first.body.cancel();
+      const run = inFlight.get(digest);
+      if (run) return void (await run.committed);
+      const { committed } = await this.serve(name, digest);
       await committed;
     },
   };

@@ -137,8 +137,8 @@ export function createUpstream(
         return undefined;
       }
       metrics.miss("blob");
-      const { first, committed } = await fetcher.serve(name, digest).catch(toOciError);
-      if (!first) {
+      const { blob, committed } = await fetcher.serve(name, digest).catch(toOciError);
+      if (!blob) {
         await committed.catch(toOciError);
         if (!(await blobs.stat(name, digest))) await linkIfUpstreamHas(client, name, digest);
         return undefined;
@@ -149,8 +149,8 @@ export function createUpstream(
         ETag: `"${digest}"`,
         [CACHE_HEADER]: "MISS",
       };
-      if (first.size >= 0) headers["Content-Length"] = String(first.size);
-      return new Response(first.body, { status: 200, headers });
+      if (blob.size >= 0) headers["Content-Length"] = String(blob.size);
+      return new Response(blob.body, { status: 200, headers });
     },
   };
 }
