@@ -1,34 +1,12 @@
 import { expect, test } from "bun:test";
 import { collectGarbage } from "../../src/registry/gc.ts";
+import { createMemoryDriver } from "../../src/registry/driver/memory.ts";
+import { runGcSuite } from "./gc-suite.ts";
 import { createTestClient, pushImageParts, sha256 } from "./helpers.ts";
 import { grid, pushNative, pushReference } from "./partition-fixtures.ts";
 
-test("gc sweeps unreferenced blobs, keeps every allotment a reference field lists, honours --dry-run", async () => {
-  const c = createTestClient();
-  await pushReference(c, "ref", "v1", grid(2, 2));
-  await pushNative(c, "nat", "v1", grid(1, 2));
-  const orphan = await c.pushBlob("nat", "nobody references me");
-  const gone = await c.pushManifest("tmp", "t", await pushImageParts(c, "tmp", "unique to tmp"));
-  await c.req("DELETE", `/v2/tmp/manifests/${gone.digest}`);
-
-  const dry = await collectGarbage(c.driver, { dryRun: true });
-  // tmp's config is unreferenced too (the native fixture's base config is shared with the reference image).
-  const tmpConfig = sha256(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha256("unique to tmp")] } }));
-  expect(dry.deleted.sort()).toEqual([orphan, sha256("unique to tmp"), gone.digest, tmpConfig].sort());
-  expect(dry.bytesFreed).toBeGreaterThan(0);
-  expect((await c.req("HEAD", `/v2/nat/blobs/${orphan}`)).status).toBe(200);
-
-  const real = await collectGarbage(c.driver, { dryRun: false });
-  expect(real.deleted.sort()).toEqual(dry.deleted.sort());
-  expect((await c.req("HEAD", `/v2/nat/blobs/${orphan}`)).status).toBe(404);
-  // The reference image's allotments are referenced only from inside its field blob.
-  const partition = await c.req("GET", "/v2/ref/manifests/v1--0.0.1.1");
-  const doc = (await partition.json()) as { layers: { digest: string }[] };
-  for (const layer of doc.layers) expect((await c.req("HEAD", `/v2/ref/blobs/${layer.digest}`)).status).toBe(200);
-  const nat = (await (await c.req("GET", "/v2/nat/manifests/v1")).json()) as { layers: { digest: string }[] };
-  for (const layer of nat.layers) expect((await c.req("HEAD", `/v2/nat/blobs/${layer.digest}`)).status).toBe(200);
-  expect((await collectGarbage(c.driver, { dryRun: false })).deleted).toEqual([]);
-});
+const memory = createMemoryDriver();
+runGcSuite("memory", async () => memory);
 
 test("gc refuses to run when a field blob cannot be read", async () => {
   const c = createTestClient();

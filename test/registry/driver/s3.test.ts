@@ -7,6 +7,7 @@ import { createTestClient, sha256 } from "../helpers.ts";
 import { seededBytes } from "../../support/temp.ts";
 import { runApiSuite } from "../api-suite.ts";
 import { runDriverSuite } from "./driver-suite.ts";
+import { runGcSuite } from "../gc-suite.ts";
 
 let ceph: CephS3;
 beforeAll(async () => {
@@ -16,6 +17,9 @@ afterAll(() => ceph?.stop(), 60_000);
 
 runDriverSuite("s3 (Ceph RGW)", async () => createS3Driver(ceph.location()));
 runApiSuite("s3 driver (Ceph RGW)", async () => createS3Driver(ceph.location()));
+// Each call a new driver on one prefix: two registry instances, as replicas on one bucket are.
+const gcPrefix = `gc-${crypto.randomUUID()}`;
+runGcSuite("s3 (Ceph RGW), two instances on one bucket", async () => createS3Driver(ceph.location(gcPrefix)));
 
 describe("two registries on one bucket", () => {
   // A driver that fails the test if anything reads back an upload's data through it.
