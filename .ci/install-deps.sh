@@ -39,6 +39,8 @@ declare -A PACKAGE_BINARIES=(
   [strace]="strace"
   [curl]="curl"
   [openssl]="openssl"
+  # GNU time: the memory tests read a command's own peak RSS from it (test/support/peak-memory.ts).
+  [time]="time"
   # Headless browser for the web page's end-to-end test (driven by playwright-core).
   [chromium]="chromium"
   # The release suite runs the arm64 binary under user-mode emulation (test/release/).

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cliCommand, run2dfs } from "../support/cli.ts";
+import { runMeasured } from "../support/peak-memory.ts";
 import { seededBytes, writeTree } from "../support/temp.ts";
 import { describeIfE2E, makeBusyboxBase, makeTempDir, removeTempDir, run, skopeo, umoci } from "./support/index.ts";
 
@@ -113,12 +114,10 @@ describeIfE2E("2dfs build (e2e)", ["skopeo", "umoci", "busybox", "strace"], () =
     await writeTree(big, { "2dfs.json": JSON.stringify({ allotments: [{ src: "huge.bin", dst: "/data/huge.bin", row: 0, col: 0 }] }) });
     await writeFile(join(big, "huge.bin"), "");
     await truncate(join(big, "huge.bin"), 2 * 1024 ** 3); // sparse: fast to make, still 2 GiB to read
-    const proc = Bun.spawn([...cliCommand(), "build", "-t", "big:v1", "-f", join(big, "2dfs.json"), "--store", store(), "--compression", "gzip", "--quiet"], { stderr: "pipe" });
-    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    const { stderr, code, peakMb } = await runMeasured([...cliCommand(), "build", "-t", "big:v1", "-f", join(big, "2dfs.json"), "--store", store(), "--compression", "gzip", "--quiet"]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     // Workers are threads of the same process, so this peak covers them too.
-    const peakMb = proc.resourceUsage()!.maxRSS / 1024 ** 2;
     expect(peakMb).toBeGreaterThan(0);
     expect(peakMb).toBeLessThan(300);
     const inspect = JSON.parse((await run2dfs(["image", "inspect", "big:v1", "--store", store(), "--json"])).stdout);

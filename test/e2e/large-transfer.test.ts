@@ -1,22 +1,21 @@
 /**
  * A 1 GiB allotment (over three times the memory limit) through the whole path with the compiled binary: build it uncompressed,
  * push it to `2dfs serve`, pull it back as files. Every process stays under 300 MB at its peak
- * (the client's from its resource usage, the server's from /proc), and the file arrives whole.
+ * (the clients' as GNU time reports it, the server's from /proc), and the file arrives whole.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cliCommand } from "../support/cli.ts";
+import { runMeasured } from "../support/peak-memory.ts";
 import { describeIfE2E, makeTempDir, removeTempDir, startTdfsServer, type TdfsServer } from "./support/index.ts";
 
 const SIZE = 1024 ** 3;
 const LIMIT_MB = 300;
 
 /** Runs 2dfs and returns its exit code, stderr and peak RSS in MB. */
-async function measured(args: string[]): Promise<{ code: number; stderr: string; peakMb: number }> {
-  const proc = Bun.spawn([...cliCommand(), ...args], { stdout: "ignore", stderr: "pipe" });
-  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-  return { code, stderr, peakMb: proc.resourceUsage()!.maxRSS / 1024 ** 2 };
+function measured(args: string[]): Promise<{ code: number; stderr: string; peakMb: number }> {
+  return runMeasured([...cliCommand(), ...args]);
 }
 
 /** The peak resident memory of a running process, in MB (VmHWM). */
