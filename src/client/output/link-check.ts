@@ -12,7 +12,8 @@
  * (new links, or a folder put where one of its links was, can do that). Links of DIR that
  * already led outside (the user's own) are not this pull's business. Synchronous metadata calls.
  */
-import { type Stats, lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { readlinkSync } from "node:fs";
+import { lstatOrNone, readdirOrNone } from "./fs-probe.ts";
 import { join } from "node:path";
 import { UnsafeEntryError } from "../errors.ts";
 import type { CreatedLink } from "./safe-extract.ts";
@@ -146,21 +147,5 @@ function* linksOf(view: TreeView): Generator<{ parts: string[]; target: string }
       if (c.kind === "link") yield { parts: childParts, target: c.target! };
       else if (c.kind === "folder") stack.push({ parts: childParts, node: c });
     }
-  }
-}
-
-function lstatOrNone(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function readdirOrNone(path: string): string[] {
-  try {
-    return readdirSync(path);
-  } catch {
-    return [];
   }
 }

@@ -22,7 +22,8 @@
  * Decode errors (broken gzip or zstd, a truncated or corrupt tar) and a layer that decompresses to
  * more than EXPANSION_LIMIT times its size are reported as CorruptLayerError naming the layer.
  */
-import { type Stats, chmodSync, closeSync, constants, fchmodSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, readlinkSync, rmSync, symlinkSync, writeSync } from "node:fs";
+import { lstatOrNone, readdirOrNone } from "./fs-probe.ts";
 import { join, posix, resolve } from "node:path";
 import { createDecompressor, detectFileCompression, type Compression } from "../../archive/compress.ts";
 import { indexUncompressedTar } from "../../archive/tar-index.ts";
@@ -445,23 +446,6 @@ function isRealFolderPath(root: string, rel: string): boolean {
 // The file system calls above are synchronous: each takes microseconds, the first asynchronous
 // one would start Bun's fs thread pool (3-7 ms) for a pull of a few files, and (see the top) no
 // other layer may run between a path's check and its use.
-
-/** lstat, or undefined when the path cannot be examined (missing, or a file where a folder is expected). */
-function lstatOrNone(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function readdirOrNone(path: string): string[] {
-  try {
-    return readdirSync(path);
-  } catch {
-    return [];
-  }
-}
 
 function ignoreError(fn: () => void): void {
   try {
