@@ -1,4 +1,4 @@
-/** Layer compression codecs (node:zlib in Bun: native gzip and zstd), streaming, plus detection and a compressibility probe. */
+/** Layer compression codecs (gzip through libdeflate, zstd and decompression through node:zlib), streaming, plus detection and a compressibility probe. */
 import { closeSync, openSync, readSync } from "node:fs";
 import type * as Zlib from "node:zlib";
 import type { Transform } from "node:stream";
@@ -30,12 +30,40 @@ export function createCompressor(kind: Compression, level?: number): ByteTransfo
   return toWebTransform(createNodeCompressor(kind, level));
 }
 
-/** The node:zlib stream behind `createCompressor`, for callers that drive it directly. */
+/** The node stream behind `createCompressor`, for callers that drive it directly. */
 export function createNodeCompressor(kind: Exclude<Compression, "none">, level?: number): Transform {
-  if (kind === "gzip") return zlib().createGzip({ level: level ?? DEFAULT_LEVEL.gzip, chunkSize: CHUNK_SIZE });
+  if (kind === "gzip") return createMemberGzip(level ?? DEFAULT_LEVEL.gzip);
   return zlib().createZstdCompress({
     chunkSize: CHUNK_SIZE,
     params: { [zlib().constants.ZSTD_c_compressionLevel]: level ?? DEFAULT_LEVEL.zstd },
+  });
+}
+
+/**
+ * gzip through libdeflate, Bun's second deflate library: each chunk written becomes one gzip
+ * member, and a gzip stream may hold any number of members (RFC 1952; Go's readers, which Docker,
+ * containerd, podman and skopeo use, node:zlib, GNU gzip and tar read them all). On the real model
+ * set of bench/build.ts it compresses 1.6x faster than zlib at the same level and size (86 vs 54
+ * MB/s at level 6; text and zeros within a few percent either way, bench/compress.ts). libdeflate
+ * has no streaming API, hence the members: layer writers hand it fixed 2 MiB tar chunks, so the
+ * bytes depend on the content alone. Synchronous: it runs on a build's worker thread.
+ */
+function createMemberGzip(level: number): Transform {
+  const { Transform: NodeTransform } = require("node:stream") as typeof import("node:stream");
+  const options: Bun.LibdeflateCompressionOptions = { level: level as Bun.LibdeflateCompressionOptions["level"], library: "libdeflate" };
+  let members = 0;
+  const member = (bytes: Uint8Array, done: (error?: Error | null, data?: Uint8Array) => void) => {
+    try {
+      members++;
+      done(null, Bun.gzipSync(bytes as Uint8Array<ArrayBuffer>, options));
+    } catch (error) {
+      done(error as Error);
+    }
+  };
+  return new NodeTransform({
+    transform: (chunk: Uint8Array, _encoding, done) => member(chunk, done),
+    // A gzip stream has at least one member, even of nothing.
+    flush: (done) => (members === 0 ? member(new Uint8Array(0), done) : done()),
   });
 }
 
@@ -71,13 +99,14 @@ export async function detectFileCompression(path: string): Promise<Compression> 
  * The fraction of its size `sample` keeps under deflate at gzip's default level, the level
  * `auto` compresses at, so the sample predicts the stored bytes and not a faster codec's (level 1
  * expands float weights to 105% and halves the gain on text, which hid real savings and showed
- * fake ones). 1 for an empty sample. Bun's own deflate, so that deciding costs no node:zlib load
- * (~15 ms) in a build that stores nothing compressed; it is the zlib that node:zlib uses, so the
- * prediction is as reproducible as the gzip bytes themselves.
+ * fake ones). 1 for an empty sample. libdeflate, the library the layers are compressed with, so
+ * the prediction is of the bytes stored and as reproducible as they are; and Bun's own, so that
+ * deciding costs no node:zlib load (~15 ms) in a build that stores nothing compressed.
  */
 export function deflateRatio(sample: Uint8Array): number {
   if (sample.length === 0) return 1;
-  return Bun.deflateSync(sample as Uint8Array<ArrayBuffer>, { level: DEFAULT_LEVEL.gzip as Bun.ZlibCompressionOptions["level"] }).length / sample.length;
+  const options: Bun.LibdeflateCompressionOptions = { level: DEFAULT_LEVEL.gzip as Bun.LibdeflateCompressionOptions["level"], library: "libdeflate" };
+  return Bun.deflateSync(sample as Uint8Array<ArrayBuffer>, options).length / sample.length;
 }
 
 /**

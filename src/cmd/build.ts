@@ -102,7 +102,8 @@ function parseMinSaving(value: number | string | undefined, compression: string)
 function describeCompression(event: Extract<BuildEvent, { type: "allotment" }>): string {
   const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
   const ratio = event.compression !== "none" && event.tarSize ? `, ${pct(event.size / event.tarSize)} of ${formatBytes(event.tarSize)}` : "";
-  const auto = event.auto ? ` (auto: sample ${pct(event.auto.sampleRatio)}, compresses at <= ${pct(1 - event.auto.minSaving)})` : "";
+  const level = event.auto?.level !== undefined ? `, level ${event.auto.level}` : "";
+  const auto = event.auto ? ` (auto: sample ${pct(event.auto.sampleRatio)}, compresses at <= ${pct(1 - event.auto.minSaving)}${level})` : "";
   return `${event.compression}${ratio}${auto}`;
 }
 

@@ -150,7 +150,7 @@ function describeCompression(cells: (GridCell & CellCompression)[]): string {
   const lines = ["  compression (stored size as a share of the files' bytes; auto: the build's sample and threshold)"];
   for (const c of [...cells].sort((a, b) => a.row - b.row || a.col - b.col)) {
     const auto = c.auto
-      ? `  auto: sample deflates to ${pct(c.auto.sampleRatio)}, compressed when <= ${pct(1 - c.auto.minSaving)}`
+      ? `  auto: sample deflates to ${pct(c.auto.sampleRatio)}, compressed when <= ${pct(1 - c.auto.minSaving)}${c.auto.level !== undefined ? `, at level ${c.auto.level}` : ""}`
       : "";
     lines.push(`    ${`${c.row}.${c.col}`.padEnd(7)} ${c.compression.padEnd(4)} ${pct(c.storedRatio).padStart(6)}${auto}`);
   }

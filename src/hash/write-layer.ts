@@ -15,8 +15,9 @@ import { kernelCopyAvailable } from "../util/copy-file-range.ts";
 /**
  * The codec `auto` picks for data worth compressing. zstd is faster and smaller
  * (bench/compress.ts), but Docker before 23.0 (Debian 12 ships 20.10) cannot pull zstd layers,
- * so `auto` stays with gzip, at gzip's default level: its bytes are then exactly those of
- * `--compression gzip` (level 1 gave 10x the output on zeros and 1.7x on text, README).
+ * so `auto` stays with gzip: at gzip's default level where the sample shrinks by half or more
+ * (its bytes are then exactly those of `--compression gzip`), at level 1 between --min-saving and
+ * that, where level 6 gains a point for twice the time (auto-compression.ts, FULL_LEVEL_SAVING).
  * `--compression zstd` is there for runtimes that take it.
  */
 export const AUTO_CODEC: Exclude<Compression, "none"> = "gzip";
@@ -27,7 +28,7 @@ const MAX_QUEUED_OUTPUT = 32 << 20;
 export async function writeLayer(job: WriteLayerJob, engine?: HashEngine): Promise<WriteLayerResult> {
   if (job.compression !== "auto") return writeAs({ ...job, compression: job.compression }, engine);
   const auto = await decideCompression(job.entries, job.minSaving);
-  const result = await writeAs({ ...job, compression: auto.compress ? AUTO_CODEC : "none", level: undefined }, engine);
+  const result = await writeAs({ ...job, compression: auto.compress ? AUTO_CODEC : "none", level: auto.level }, engine);
   return { ...result, auto };
 }
 

@@ -108,6 +108,14 @@ describe("decideCompression on weights and on data that compresses", () => {
     expect(decide(0, 1, 0).compress).toBe(false);
   });
 
+  test("the level follows the predicted saving: level 1 below half (weights), gzip's default from half up (text, zeros)", () => {
+    expect(decide(100, 0.75, 0.2)).toEqual({ sampleBytes: 100, sampleRatio: 0.75, minSaving: 0.2, compress: true, level: 1 });
+    expect(decide(100, 0.5001, 0.2).level).toBe(1);
+    expect(decide(100, 0.5, 0.2).level).toBe(6);
+    expect(decide(100, 0.05, 0.2).level).toBe(6);
+    expect(decide(100, 0.9, 0.2)).toEqual({ sampleBytes: 100, sampleRatio: 0.9, minSaving: 0.2, compress: false });
+  });
+
   test("the sample is a fixed function of the contents: one file or the same bytes split over three give the same decision", async () => {
     const bytes = new Uint8Array(3 * MiB + 12_345);
     const next = random(5);
