@@ -45,6 +45,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("--tls-cert <file>", "TLS certificate (PEM)")
       .option("--tls-key <file>", "TLS private key (PEM)")
       .option("--no-ui", "Do not serve the web page at / (the field viewer and partition picker)")
+      .option(quietFlag, "No access log (errors and the start-up lines still print)")
       .option("--upstream <url>", "Pull-through cache of this registry; PREFIX=URL for names under PREFIX (repeatable)")
       .option("--upstream-user <user>", "User for the upstream (password from $TDFS_UPSTREAM_PASSWORD; default: Docker's config.json)")
       .option("--tag-ttl <seconds>", "Revalidate cached upstream tags after this long", { default: 60 })

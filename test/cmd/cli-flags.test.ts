@@ -27,3 +27,26 @@ test("-q is --quiet for build, pull and push", async () => {
   expect({ code: quiet.code, stdout: quiet.stdout, stderr: quiet.stderr }).toEqual({ code: 0, stdout: "", stderr: "" });
   for (const command of ["pull", "push"]) expect((await run2dfs([command, "--help"])).stdout).toContain("-q, --quiet");
 });
+
+test("serve -q answers without writing an access line; without it each request is logged", async () => {
+  const dir = await temps.make();
+  const { cliCommand } = await import("../support/cli.ts");
+  const { freePort } = await import("../e2e/support/free-port.ts");
+  for (const quiet of [true, false]) {
+    const port = await freePort();
+    const proc = Bun.spawn([...cliCommand(), "serve", "--addr", `127.0.0.1:${port}`, "--data", join(dir, `data-${quiet}`), ...(quiet ? ["-q"] : [])], { stdout: "pipe", stderr: "pipe" });
+    try {
+      let status = 0;
+      for (let i = 0; i < 100 && status === 0; i++) {
+        status = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0);
+        if (status === 0) await Bun.sleep(50);
+      }
+      expect(status).toBe(200);
+    } finally {
+      proc.kill();
+    }
+    const stdout = await new Response(proc.stdout).text();
+    if (quiet) expect(stdout).toBe("");
+    else expect(stdout).toContain("GET /v2/");
+  }
+});
