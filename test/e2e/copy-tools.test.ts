@@ -16,6 +16,7 @@ import {
   type DistributionHandle,
   type DockerdHandle,
   describeIfE2E,
+  must,
   makeBusyboxBase,
   makeTempDir,
   type PodmanHandle,
@@ -63,11 +64,6 @@ describeIfE2E("fields through copy tools and several repositories (e2e)", ["dock
   const store = () => join(dir, "store");
   const repo = (name: string) => `${server.host}/${name}`;
 
-  const must = async (what: string, p: Promise<{ code: number; stdout: string; stderr: string }>) => {
-    const r = await p;
-    if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
   const ok2dfs = (args: string[]) => must(`2dfs ${args.join(" ")}`, run2dfs([...args, "--store", store()]));
   const manifestOf = async (host: string, name: string, ref: string): Promise<Manifest> => {
     const accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";

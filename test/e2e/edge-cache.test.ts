@@ -13,6 +13,7 @@ import {
   type DistributionHandle,
   type DockerdHandle,
   describeIfE2E,
+  must,
   makeTempDir,
   removeTempDir,
   skopeo,
@@ -48,11 +49,6 @@ describeIfE2E("serve --upstream: edge cache in front of distribution (e2e)", ["d
   const store = () => join(dir, "store");
   let layersOf: (host: string, ref: string) => Promise<string[]>;
 
-  const must = async (what: string, p: Promise<{ code: number; stdout: string; stderr: string }>) => {
-    const r = await p;
-    if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
   const origin = async () => {
     const o = await startDistribution({ logLevel: "info" });
     cleanups.push(o.stop);

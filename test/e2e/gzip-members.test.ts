@@ -13,6 +13,7 @@ import {
   createPodman,
   type DockerdHandle,
   describeIfE2E,
+  must,
   makeBusyboxBase,
   makeTempDir,
   type PodmanHandle,
@@ -35,11 +36,6 @@ describeIfE2E("multi-member gzip layers with real clients (e2e)", ["docker", "do
   let dockerd: DockerdHandle;
   let containerd: ContainerdHandle;
   let podman: PodmanHandle;
-  const must = async (what: string, p: Promise<{ code: number; stdout: string; stderr: string }>) => {
-    const r = await p;
-    if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
   const ref = () => `${server.host}/gz/big:v1`;
   const check = "sha256sum /data/big.txt | cut -d' ' -f1";
 

@@ -10,7 +10,7 @@ import { cliCommand, run2dfs } from "../support/cli.ts";
 import { type CephS3, startCephS3 } from "../support/ceph-s3.ts";
 import { seededBytes, writeTree } from "../support/temp.ts";
 import { spawnDaemon, stopDaemon, waitForDaemon } from "./support/daemon.ts";
-import { type DockerdHandle, describeIfE2E, freePort, makeBusyboxBase, makeTempDir, removeTempDir, skopeo, startDockerd } from "./support/index.ts";
+import { type DockerdHandle, describeIfE2E, freePort, makeBusyboxBase, makeTempDir, removeTempDir, skopeo, startDockerd, must } from "./support/index.ts";
 import { createHash } from "node:crypto";
 
 const CELLS = [
@@ -37,11 +37,6 @@ describeIfE2E("2dfs serve replicas on one S3 bucket (Ceph RGW, e2e)", ["docker",
     await waitForDaemon(daemon, async () => (await fetch(`http://${host}/v2/`)).status < 500, 20_000);
     servers.push({ host, daemon });
     return { host, daemon };
-  };
-  const must = async (what: string, p: Promise<{ code: number; stdout: string; stderr: string }>) => {
-    const r = await p;
-    if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}\n${r.stdout}`);
-    return r.stdout;
   };
   let a: { host: string; daemon: ReturnType<typeof spawnDaemon> };
   let b: { host: string; daemon: ReturnType<typeof spawnDaemon> };

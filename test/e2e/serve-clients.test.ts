@@ -12,6 +12,7 @@ import {
   createPodman,
   type DockerdHandle,
   describeIfE2E,
+  must,
   makeBusyboxBase,
   makeTempDir,
   type PodmanHandle,
@@ -48,11 +49,6 @@ describeIfE2E("2dfs serve with real clients (e2e)", ["docker", "dockerd", "conta
     const out = await run2dfs([...args, "--store", store()]);
     if (out.code !== 0) throw new Error(`2dfs ${args.join(" ")}: ${out.stderr}`);
     return out.stdout;
-  };
-  const must = async (what: string, p: Promise<{ code: number; stdout: string; stderr: string }>) => {
-    const r = await p;
-    if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}\n${r.stdout}`);
-    return r.stdout;
   };
 
   beforeAll(async () => {

@@ -6,7 +6,7 @@ export { startDistribution, type DistributionHandle } from "./distribution.ts";
 export { startDockerd, type DockerdHandle } from "./dockerd.ts";
 export { freePort } from "./free-port.ts";
 export { createPodman, type PodmanHandle } from "./podman.ts";
-export { run, runOk, RunError, SYSTEM_PATH, type RunOptions, type RunResult } from "./run.ts";
+export { must, run, runOk, RunError, SYSTEM_PATH, type RunOptions, type RunResult } from "./run.ts";
 export { makeTempDir, removeTempDir } from "./temp-dir.ts";
 export { hasTool, requireTool, skopeo, toolPath, umoci, type ToolName } from "./tools.ts";
 export { startTdfsServer, type TdfsServer } from "./tdfs-server.ts";

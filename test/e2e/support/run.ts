@@ -83,3 +83,10 @@ export async function runOk(cmd: string, args: readonly string[], opts: RunOptio
   }
   return result;
 }
+
+/** Awaits a command's result and returns its stdout; a non-zero exit throws, naming `what` with the command's output. */
+export async function must(what: string, p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
