@@ -48,6 +48,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option(quietFlag, "No access log (errors and the start-up lines still print)")
       .option("--upstream <url>", "Pull-through cache of this registry; PREFIX=URL for names under PREFIX (repeatable)")
       .option("--upstream-user <user>", "User for the upstream (password from $TDFS_UPSTREAM_PASSWORD; default: Docker's config.json)")
+      .option("--upstream-ca <file>", "A private CA (PEM) to trust for an HTTPS upstream (default: $TDFS_CA_CERT)")
       .option("--tag-ttl <seconds>", "Revalidate cached upstream tags after this long", { default: 60 })
       .option("--cache-max <size>", "Evict least-recently-used upstream blobs past this size (e.g. 20G)")
       .option("--tier <name>", "The tier label of /metrics (default edge with --upstream, else origin)")

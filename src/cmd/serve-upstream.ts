@@ -1,4 +1,5 @@
-/** The pull-through flags of `2dfs serve` (`--upstream`, `--upstream-user`, `--tag-ttl`, `--cache-max`) as options. */
+/** The pull-through flags of `2dfs serve` (`--upstream`, `--upstream-user`, `--upstream-ca`, `--tag-ttl`, `--cache-max`) as options. */
+import { readFileSync } from "node:fs";
 import { UpstreamOptionsError, parseSize, parseTtlSeconds, parseUpstreamSpec } from "../registry/upstream/options.ts";
 import type { UpstreamOptions } from "../registry/upstream/upstream.ts";
 import { UsageError } from "./errors.ts";
@@ -7,6 +8,8 @@ import { UsageError } from "./errors.ts";
 export interface UpstreamFlags {
   upstream?: string | string[];
   upstreamUser?: string;
+  /** A PEM file of a private CA for HTTPS upstreams; default $TDFS_CA_CERT. */
+  upstreamCa?: string;
   tagTtl?: string | number;
   cacheMax?: string | number;
 }
@@ -16,7 +19,9 @@ export function toUpstreamOptions(flags: UpstreamFlags): UpstreamOptions | undef
   const specs = flags.upstream === undefined ? [] : [flags.upstream].flat().map(String);
   try {
     if (specs.length === 0) {
-      if (flags.upstreamUser !== undefined || flags.cacheMax !== undefined) throw new UpstreamOptionsError("--upstream-user and --cache-max need --upstream URL");
+      if (flags.upstreamUser !== undefined || flags.cacheMax !== undefined || flags.upstreamCa !== undefined) {
+        throw new UpstreamOptionsError("--upstream-user, --upstream-ca and --cache-max need --upstream URL");
+      }
       return undefined;
     }
     return {
@@ -24,9 +29,25 @@ export function toUpstreamOptions(flags: UpstreamFlags): UpstreamOptions | undef
       user: flags.upstreamUser,
       tagTtlSeconds: parseTtlSeconds(flags.tagTtl ?? 60),
       cacheMaxBytes: flags.cacheMax === undefined ? undefined : parseSize(String(flags.cacheMax)),
+      caPem: readCa(flags.upstreamCa),
     };
   } catch (e) {
     if (e instanceof UpstreamOptionsError) throw new UsageError(e.message, "2dfs serve --upstream [PREFIX=]URL [--upstream-user USER] [--tag-ttl 60] [--cache-max 20G]");
     throw e;
   }
+}
+
+/** The CA file's PEM text (`--upstream-ca`, else $TDFS_CA_CERT), read once at start; a bad file stops `serve` with one line. */
+function readCa(flag: string | undefined): string | undefined {
+  const file = flag ?? process.env.TDFS_CA_CERT;
+  if (!file) return undefined;
+  const from = flag ? "--upstream-ca" : "TDFS_CA_CERT";
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UpstreamOptionsError(`cannot read the CA certificate ${file} (from ${from}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UpstreamOptionsError(`${file} (from ${from}) holds no PEM certificate`);
+  return pem;
 }

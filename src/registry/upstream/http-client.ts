@@ -20,17 +20,21 @@ export interface UpstreamClient {
 // Time to the response headers; bodies of large blobs may take longer and are not timed.
 const HEADERS_TIMEOUT_MS = 15_000;
 
-/** Creates a client for the registry at `url`. */
-export function createUpstreamClient(url: string, credentials: Credentials | undefined): UpstreamClient {
+/**
+ * Creates a client for the registry at `url`. `caPem`: a private CA (PEM) trusted beside the
+ * default roots for an HTTPS upstream (fetch's `tls.ca` replaces the defaults, so they are passed too).
+ */
+export function createUpstreamClient(url: string, credentials: Credentials | undefined, caPem?: string): UpstreamClient {
   // Authorization header per repository (tokens are scoped to one repository's pull).
   const authorizations = new Map<string, string>();
   const basic = credentials && `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
 
+  const tls = caPem === undefined ? undefined : { ca: [...(require("node:tls") as typeof import("node:tls")).rootCertificates, caPem] };
   const send = async (method: string, target: string, headers: Record<string, string>): Promise<Response> => {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), HEADERS_TIMEOUT_MS);
     try {
-      return await fetch(target, { method, headers, signal: abort.signal, redirect: "follow" });
+      return await fetch(target, { method, headers, signal: abort.signal, redirect: "follow", ...(tls ? { tls } : {}) });
     } catch (e) {
       const why = abort.signal.aborted ? `no answer within ${HEADERS_TIMEOUT_MS / 1000} s` : (e as Error).message;
       throw new UpstreamUnreachableError(`upstream ${url} unreachable: ${why}`, { cause: e });

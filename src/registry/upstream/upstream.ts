@@ -23,6 +23,8 @@ export interface UpstreamOptions {
   tagTtlSeconds?: number;
   /** Upstream blobs beyond this many bytes are evicted, least recently used first. */
   cacheMaxBytes?: number;
+  /** A private CA (PEM) to trust for HTTPS upstreams (`--upstream-ca`, else $TDFS_CA_CERT). */
+  caPem?: string;
   log?: (line: string) => void;
 }
 
@@ -49,7 +51,7 @@ export function createUpstream(
 ): Upstream {
   const { driver, blobs, metrics } = services;
   const log = opts.log ?? (() => {});
-  const clients = opts.targets.map((t) => ({ ...t, client: createUpstreamClient(t.url, findCredentials(t.url, opts.user)) }));
+  const clients = opts.targets.map((t) => ({ ...t, client: createUpstreamClient(t.url, findCredentials(t.url, opts.user), opts.caPem) }));
   const clientFor = (name: string): UpstreamClient | undefined => pickUpstream(clients, name)?.client;
   // Loaded in the background; the first commit waits for it.
   const index = createCacheIndex(driver, metrics, opts.cacheMaxBytes, log);
