@@ -78,6 +78,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
     app
       .command("push <name> [dest]", "Push an image from the local store to a registry")
       .option("--jobs <n>", "Parallel uploads", { default: 4 })
+      .option("--chunk-size <size>", "Send blobs larger than this in PATCH chunks of this size (e.g. 5M; default: one PUT up to 16 MiB, 32 MiB chunks above)")
       .option("--ca-cert <file>", caCertHelp)
       .option("--store <dir>", storeHelp)
       .option(quietFlag, "Print nothing but errors")

@@ -1,4 +1,5 @@
 /** The `--upstream`, `--cache-max` and `--tag-ttl` settings of `2dfs serve`, parsed. */
+import { parseByteSize } from "../../util/byte-size.ts";
 
 /** One upstream registry and the repository names it serves. */
 export interface UpstreamTarget {
@@ -40,10 +41,9 @@ export function pickUpstream<T extends UpstreamTarget>(targets: readonly T[], na
 
 /** Parses `500M`, `2G`, `1.5GiB` or a byte count. */
 export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
-  if (!m) throw new UpstreamOptionsError(`--cache-max "${text}": expected a size such as 500M, 20G or 1048576`);
-  const power = " kmgt".indexOf(m[2]!.toLowerCase() || " ");
-  return Math.floor(Number(m[1]) * 1024 ** power);
+  const bytes = parseByteSize(text);
+  if (bytes === undefined) throw new UpstreamOptionsError(`--cache-max "${text}": expected a size such as 500M, 20G or 1048576`);
+  return bytes;
 }
 
 /** Parses `--tag-ttl` seconds (0 revalidates on every request). */
