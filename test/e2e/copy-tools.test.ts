@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { run2dfs } from "../support/cli.ts";
 import { seededBytes, writeTree } from "../support/temp.ts";
 import {
+  CELLS_2X2,
   type ContainerdHandle,
   createPodman,
   type DistributionHandle,
@@ -31,12 +32,7 @@ import {
 
 // A 2 x 2 field. (0,0) holds 256 KiB of random bytes (stored uncompressed by `auto`, so skopeo
 // gzips it and drops its annotations); the others hold text, stored gzipped (skopeo keeps them).
-const CELLS = [
-  [0, 0],
-  [0, 1],
-  [1, 0],
-  [1, 1],
-] as const;
+const CELLS = CELLS_2X2;
 const fileOf = (r: number, c: number) => `/field/r${r}-c${c}.bin`;
 const contentOf = (r: number, c: number): Uint8Array =>
   r === 0 && c === 0 ? seededBytes(256 * 1024, 7) : new TextEncoder().encode(`cell r${r}-c${c}\n`.repeat(4000));

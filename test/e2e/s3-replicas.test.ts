@@ -10,15 +10,10 @@ import { cliCommand, run2dfs } from "../support/cli.ts";
 import { type CephS3, startCephS3 } from "../support/ceph-s3.ts";
 import { seededBytes, writeTree } from "../support/temp.ts";
 import { spawnDaemon, stopDaemon, waitForDaemon } from "./support/daemon.ts";
-import { type DockerdHandle, describeIfE2E, freePort, makeBusyboxBase, makeTempDir, removeTempDir, skopeo, startDockerd, must } from "./support/index.ts";
+import { CELLS_2X2, type DockerdHandle, describeIfE2E, freePort, makeBusyboxBase, makeTempDir, removeTempDir, skopeo, startDockerd, must } from "./support/index.ts";
 import { createHash } from "node:crypto";
 
-const CELLS = [
-  [0, 0],
-  [0, 1],
-  [1, 0],
-  [1, 1],
-] as const;
+const CELLS = CELLS_2X2;
 const fileOf = (r: number, c: number) => `/field/r${r}-c${c}.txt`;
 const sha256 = (b: Uint8Array) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { run2dfs } from "../support/cli.ts";
 import { writeTree } from "../support/temp.ts";
 import {
+  CELLS_2X2,
   type ContainerdHandle,
   createPodman,
   type DockerdHandle,
@@ -26,12 +27,7 @@ import {
 } from "./support/index.ts";
 
 // A 2 x 2 field: (r, c) holds /field/rR-cC.txt with the text "rR-cC".
-const CELLS = [
-  [0, 0],
-  [0, 1],
-  [1, 0],
-  [1, 1],
-] as const;
+const CELLS = CELLS_2X2;
 const fileOf = (r: number, c: number) => `/field/r${r}-c${c}.txt`;
 const filesOf = (cells: readonly (readonly [number, number])[]) => cells.map(([r, c]) => fileOf(r, c)).sort();
 
