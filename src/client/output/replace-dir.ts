@@ -8,6 +8,7 @@
  */
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { isProcessAlive } from "../../util/process-alive.ts";
 
 /** What committing did to the target folder. */
 export type CommitOutcome = "created" | "merged" | "replaced";
@@ -25,36 +26,21 @@ export async function createStagingDir(target: string): Promise<string> {
 }
 
 /** Removes `.TARGET.2dfs-PID-*` folders (staging, or a replaced target awaiting removal) whose PID is not a running process. */
-export function removeStaleStaging(target: string): string[] {
-  const abs = resolve(target);
+function removeStaleStaging(abs: string): void {
   const prefix = `.${basename(abs)}${STAGING_INFIX}`;
-  const removed: string[] = [];
   let names: string[];
   try {
     names = readdirSync(dirname(abs));
   } catch {
-    return removed;
+    return;
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const match = /^(\d+)-[0-9a-f]{8}(-old)?$/.exec(name.slice(prefix.length));
-    if (!match || isRunning(Number(match[1]))) continue;
+    if (!match || isProcessAlive(Number(match[1]))) continue; // this process's own count as running
     const path = join(dirname(abs), name);
     if (!lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) continue;
     rmSync(path, { recursive: true, force: true });
-    removed.push(path);
-  }
-  return removed;
-}
-
-function isRunning(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as { code?: string }).code === "EPERM";
   }
 }
 
