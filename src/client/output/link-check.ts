@@ -54,8 +54,8 @@ export function checkFinalLinks(opts: { staged: string; mergeInto?: string; form
   }
   if (opts.mergeInto === undefined) return;
   const before: TreeView = { dir: opts.mergeInto, seen: new Map() };
-  for (const { parts, target } of linksOf(merged)) {
-    const node = lookup(merged, parts);
+  for (const { parts, node } of linksOf(merged)) {
+    const target = node.target!;
     if (node.inStaged || target.startsWith("/")) continue; // staged links were checked above
     if (resolveLink(merged, parts, target, opts.format) !== "outside") continue;
     if (resolveLink(before, parts, target, opts.format) === "outside") continue; // it already led outside
@@ -133,19 +133,20 @@ function child(view: TreeView, parent: TreeNode, parts: string[]): TreeNode {
   };
 }
 
-/** Every link of the tree, walked without following any. */
-function* linksOf(view: TreeView): Generator<{ parts: string[]; target: string }> {
-  const stack: { parts: string[]; node: TreeNode }[] = [{ parts: [], node: { ...ROOT, inStaged: view.staged !== undefined, inDir: view.dir !== undefined } }];
+/** Every link of the tree, walked without following any (through `lookup`, so later lookups of these paths cost nothing). */
+function* linksOf(view: TreeView): Generator<{ parts: string[]; node: TreeNode }> {
+  const stack: string[][] = [[]];
   while (stack.length > 0) {
-    const { parts, node } = stack.pop()!;
+    const parts = stack.pop()!;
+    const node = lookup(view, parts);
     const names = new Set<string>();
     if (node.inStaged && view.staged !== undefined) for (const n of readdirOrNone(join(view.staged, ...parts))) names.add(n);
     if (node.inDir && view.dir !== undefined) for (const n of readdirOrNone(join(view.dir, ...parts))) names.add(n);
     for (const name of names) {
       const childParts = [...parts, name];
-      const c = child(view, node, childParts);
-      if (c.kind === "link") yield { parts: childParts, target: c.target! };
-      else if (c.kind === "folder") stack.push({ parts: childParts, node: c });
+      const c = lookup(view, childParts);
+      if (c.kind === "link") yield { parts: childParts, node: c };
+      else if (c.kind === "folder") stack.push(childParts);
     }
   }
 }
