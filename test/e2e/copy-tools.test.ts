@@ -17,6 +17,8 @@ import {
   type DistributionHandle,
   type DockerdHandle,
   describeIfE2E,
+  fieldContext,
+  fieldFile,
   must,
   makeBusyboxBase,
   makeTempDir,
@@ -33,7 +35,7 @@ import {
 // A 2 x 2 field. (0,0) holds 256 KiB of random bytes (stored uncompressed by `auto`, so skopeo
 // gzips it and drops its annotations); the others hold text, stored gzipped (skopeo keeps them).
 const CELLS = CELLS_2X2;
-const fileOf = (r: number, c: number) => `/field/r${r}-c${c}.bin`;
+const fileOf = (r: number, c: number) => fieldFile(r, c, "bin");
 const contentOf = (r: number, c: number): Uint8Array =>
   r === 0 && c === 0 ? seededBytes(256 * 1024, 7) : new TextEncoder().encode(`cell r${r}-c${c}\n`.repeat(4000));
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -93,10 +95,7 @@ describeIfE2E("fields through copy tools and several repositories (e2e)", ["dock
       createPodman(),
     ]);
     const base = await makeBusyboxBase(join(dir, "base"));
-    const files: Record<string, Uint8Array | string> = {};
-    for (const [r, c] of CELLS) files[`ctx/r${r}-c${c}.bin`] = contentOf(r, c);
-    files["ctx/2dfs.json"] = JSON.stringify({ allotments: CELLS.map(([r, c]) => ({ src: `r${r}-c${c}.bin`, dst: fileOf(r, c), row: r, col: c })) });
-    await writeTree(dir, files);
+    await writeTree(dir, fieldContext(CELLS, contentOf, "bin"));
     // Default compression (auto): (0,0) uncompressed, the rest gzip.
     await ok2dfs(["build", "-t", "field:v1", "-f", join(dir, "ctx", "2dfs.json"), "--base", `oci:${base.layoutDir}:${base.tag}`, "--quiet"]);
     // `skopeo copy` with no compression flags. The first copy to this server uploads every blob

@@ -3,22 +3,14 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { run2dfs } from "../support/cli.ts";
 import { writeTree } from "../support/temp.ts";
-import { type DockerdHandle, describeIfE2E, makeBusyboxBase, makeTempDir, removeTempDir, startDockerd } from "./support/index.ts";
+import { type DockerdHandle, describeIfE2E, makeBusyboxBase, makeTempDir, must, removeTempDir, startDockerd } from "./support/index.ts";
 
 describeIfE2E("2dfs export into docker load (e2e)", ["docker", "dockerd", "busybox"], () => {
   let dir: string;
   let dockerd: DockerdHandle;
   const store = () => join(dir, "store");
-  const ok2dfs = async (args: string[]) => {
-    const out = await run2dfs([...args, "--store", store()]);
-    if (out.code !== 0) throw new Error(`2dfs ${args.join(" ")}: ${out.stderr}`);
-    return out;
-  };
-  const docker = async (args: string[]) => {
-    const r = await dockerd.docker(args);
-    if (r.code !== 0) throw new Error(`docker ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok2dfs = (args: string[]) => must(`2dfs ${args.join(" ")}`, run2dfs([...args, "--store", store()]));
+  const docker = (args: string[]) => must(`docker ${args.join(" ")}`, dockerd.docker(args));
 
   beforeAll(async () => {
     dir = await makeTempDir("2dfs-e2e-export-");

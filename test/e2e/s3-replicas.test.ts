@@ -10,11 +10,11 @@ import { cliCommand, run2dfs } from "../support/cli.ts";
 import { type CephS3, startCephS3 } from "../support/ceph-s3.ts";
 import { seededBytes, writeTree } from "../support/temp.ts";
 import { spawnDaemon, stopDaemon, waitForDaemon } from "./support/daemon.ts";
-import { CELLS_2X2, type DockerdHandle, describeIfE2E, freePort, makeBusyboxBase, makeTempDir, removeTempDir, skopeo, startDockerd, must } from "./support/index.ts";
+import { CELLS_2X2, type DockerdHandle, describeIfE2E, fieldContext, fieldFile, freePort, makeBusyboxBase, makeTempDir, removeTempDir, skopeo, startDockerd, must } from "./support/index.ts";
 import { createHash } from "node:crypto";
 
 const CELLS = CELLS_2X2;
-const fileOf = (r: number, c: number) => `/field/r${r}-c${c}.txt`;
+const fileOf = fieldFile;
 const sha256 = (b: Uint8Array) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 describeIfE2E("2dfs serve replicas on one S3 bucket (Ceph RGW, e2e)", ["docker", "dockerd", "skopeo", "busybox"], () => {
@@ -42,10 +42,7 @@ describeIfE2E("2dfs serve replicas on one S3 bucket (Ceph RGW, e2e)", ["docker",
     storage = `s3://${ceph.env.S3_BUCKET}/replicas?endpoint=${ceph.env.S3_ENDPOINT}`;
     [a, b] = await Promise.all([startServe(), startServe()]);
     const base = await makeBusyboxBase(join(dir, "base"));
-    const files: Record<string, string> = {};
-    for (const [r, c] of CELLS) files[`ctx/r${r}-c${c}.txt`] = `r${r}-c${c}\n`;
-    files["ctx/2dfs.json"] = JSON.stringify({ allotments: CELLS.map(([r, c]) => ({ src: `r${r}-c${c}.txt`, dst: fileOf(r, c), row: r, col: c })) });
-    await writeTree(dir, files);
+    await writeTree(dir, fieldContext(CELLS, (r, c) => `r${r}-c${c}\n`));
     const store = join(dir, "store");
     await must("2dfs build", run2dfs(["build", "-t", "model:v1", "-f", join(dir, "ctx", "2dfs.json"), "--base", `oci:${base.layoutDir}:${base.tag}`, "--quiet", "--store", store]));
     await must("skopeo push through A", skopeo(["copy", "--dest-tls-verify=false", `oci:${store}:model:v1`, `docker://${a.host}/s3/model:v1`]));

@@ -13,6 +13,8 @@ import {
   createPodman,
   type DockerdHandle,
   describeIfE2E,
+  fieldContext,
+  fieldFile,
   must,
   makeBusyboxBase,
   makeTempDir,
@@ -28,7 +30,7 @@ import {
 
 // A 2 x 2 field: (r, c) holds /field/rR-cC.txt with the text "rR-cC".
 const CELLS = CELLS_2X2;
-const fileOf = (r: number, c: number) => `/field/r${r}-c${c}.txt`;
+const fileOf = fieldFile;
 const filesOf = (cells: readonly (readonly [number, number])[]) => cells.map(([r, c]) => fileOf(r, c)).sort();
 
 describeIfE2E("2dfs serve with real clients (e2e)", ["docker", "dockerd", "containerd", "ctr", "podman", "skopeo", "umoci", "busybox"], () => {
@@ -41,21 +43,14 @@ describeIfE2E("2dfs serve with real clients (e2e)", ["docker", "dockerd", "conta
   const repo = (name: string) => `${server.host}/${name}`;
   const listField = "find /field -type f | sort";
 
-  const ok2dfs = async (args: string[]) => {
-    const out = await run2dfs([...args, "--store", store()]);
-    if (out.code !== 0) throw new Error(`2dfs ${args.join(" ")}: ${out.stderr}`);
-    return out.stdout;
-  };
+  const ok2dfs = (args: string[]) => must(`2dfs ${args.join(" ")}`, run2dfs([...args, "--store", store()]));
 
   beforeAll(async () => {
     dir = await makeTempDir("2dfs-e2e-serve-");
     [server, dockerd, containerd, podman] = await Promise.all([startTdfsServer(), startDockerd(), startContainerd(), createPodman()]);
     const single = await makeBusyboxBase(join(dir, "single"));
     const multi = await makeBusyboxBase(join(dir, "multi"), { platforms: ["amd64", "arm64"] });
-    const files: Record<string, string> = {};
-    for (const [r, c] of CELLS) files[`ctx/r${r}-c${c}.txt`] = `r${r}-c${c}\n`;
-    files["ctx/2dfs.json"] = JSON.stringify({ allotments: CELLS.map(([r, c]) => ({ src: `r${r}-c${c}.txt`, dst: fileOf(r, c), row: r, col: c })) });
-    await writeTree(dir, files);
+    await writeTree(dir, fieldContext(CELLS, (r, c) => `r${r}-c${c}\n`));
     const f = join(dir, "ctx", "2dfs.json");
     await ok2dfs(["build", "-t", "model:v1", "-f", f, "--base", `oci:${single.layoutDir}:${single.tag}`, "--quiet"]);
     await ok2dfs(["build", "-t", "ref:v1", "-f", f, "--base", `oci:${single.layoutDir}:${single.tag}`, "--format", "reference", "--quiet"]);

@@ -10,4 +10,4 @@ export { must, run, runOk, RunError, SYSTEM_PATH, type RunOptions, type RunResul
 export { makeTempDir, removeTempDir } from "./temp-dir.ts";
 export { hasTool, requireTool, skopeo, toolPath, umoci, type ToolName } from "./tools.ts";
 export { startTdfsServer, type TdfsServer } from "./tdfs-server.ts";
-export { CELLS_2X2 } from "./field-grid.ts";
+export { CELLS_2X2, fieldContext, fieldFile } from "./field-grid.ts";
