@@ -348,7 +348,7 @@ async function applyEntry(entry: EntrySource, ctx: Ctx, layerName: string, stats
   }
   const parent = folderOf(ctx, parentOf(rel), what, true)!;
   const target = join(parent, base);
-  const physical = posix.join(...target.slice(ctx.root.length + 1).split("/"));
+  const physical = target.slice(ctx.root.length + 1); // join() has normalised it already
   const existing = lstatOrNone(target);
   const mode = (h.mode ?? 0o644) & 0o777;
   // A later entry of the same layer replaces a link held back at its place.
