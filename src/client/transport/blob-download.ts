@@ -189,7 +189,7 @@ async function openBlob(client: RegistryClient, repo: string, digest: Digest, of
       throw error;
     });
     if (answer === undefined) {
-      client.useFetchForBlobs(); // this process cannot drive its own sockets (no glibc)
+      client.useFetchForBlobs(); // this process cannot drive its own sockets (no libc bound)
     } else if (answer === null) {
       // fall through to fetch
     } else if ((answer.status === 200 || answer.status === 206) && readableFraming(answer.headers)) {

@@ -51,7 +51,7 @@ const HEAD_READ_SIZE = 8 << 10;
 
 /**
  * Sends `GET path` to `target` and reads the answer's head. Undefined when this process cannot
- * drive its own sockets (no glibc); SocketError when the connection fails or the head is not HTTP.
+ * drive its own sockets (no libc bound); SocketError when the connection fails or the head is not HTTP.
  */
 export async function socketGet(target: SocketTarget, path: string, headers: Record<string, string>, timeoutMs: number): Promise<SocketResponse | undefined> {
   const socket = await connectTcp(target.ip, target.port, timeoutMs);

@@ -16,7 +16,7 @@ export interface TlsTrust {
 }
 
 /** The CA file named by `--ca-cert` (`flag`) or else $TDFS_CA_CERT, if either is set. */
-export function chosenCaFile(flag: string | undefined): { file: string; from: string } | undefined {
+function chosenCaFile(flag: string | undefined): { file: string; from: string } | undefined {
   if (flag) return { file: flag, from: "--ca-cert" };
   const env = process.env.TDFS_CA_CERT;
   return env ? { file: env, from: "TDFS_CA_CERT" } : undefined;
