@@ -11,6 +11,7 @@
 import type { Digest } from "../../oci/digest.ts";
 import type { Rect } from "../../oci/partition-suffix.ts";
 import type { StorageDriver } from "../driver/driver.ts";
+import { createKeyedLock } from "../storage/keyed-lock.ts";
 import { createLru } from "../storage/lru.ts";
 import { derivedDocPath, derivedRecipePath } from "../storage/paths.ts";
 
@@ -77,17 +78,7 @@ export function createDerivedStore(driver: StorageDriver, opts: { readOnly: bool
   const recipes = createBoundedArea(driver, "_derived/recipes", limits.maxRecipes, Number.MAX_SAFE_INTEGER);
   const encoder = new TextEncoder();
   // The recipe record of a digest is read, merged and rewritten; one writer per digest at a time.
-  const locks = new Map<Digest, Promise<unknown>>();
-  const locked = <T>(digest: Digest, work: () => Promise<T>): Promise<T> => {
-    const previous = locks.get(digest) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    locks.set(digest, tail);
-    void tail.then(() => {
-      if (locks.get(digest) === tail) locks.delete(digest);
-    });
-    return next;
-  };
+  const locked = createKeyedLock();
 
   const readRecipes = async (digest: Digest): Promise<Map<string, Recipe>> => {
     const bytes = await driver.read(derivedRecipePath(digest));

@@ -21,6 +21,7 @@ import { hashingStream, restoreSha256, saveSha256State } from "../../hash/sessio
 import { OciError } from "../../oci/errors.ts";
 import type { StorageDriver } from "../driver/driver.ts";
 import { StorageFullError } from "../driver/storage-full.ts";
+import { createKeyedLock } from "../storage/keyed-lock.ts";
 import { blobDataPath, uploadDir } from "../storage/paths.ts";
 import type { BlobService } from "./blobs.ts";
 
@@ -59,17 +60,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Creates the upload service. */
 export function createUploadService(driver: StorageDriver, blobs: BlobService, opts: { hashThread?: SessionHashes } = {}): UploadService {
   // Chunks of one session are applied one at a time (a client may pipeline requests).
-  const locks = new Map<string, Promise<unknown>>();
-  const locked = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const prev = locks.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    locks.set(key, tail);
-    void tail.then(() => {
-      if (locks.get(key) === tail) locks.delete(key);
-    });
-    return next;
-  };
+  const locked = createKeyedLock();
 
   const hashes = sessionHashesFor(driver, opts.hashThread);
   // A store without local files may be shared by replicas: the hash state lives in the store.
