@@ -62,9 +62,9 @@ async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> 
     try {
       const image = await loadImage(store, descriptor);
       const first = image.platforms[0];
-      const cells = first ? await fieldCells(store, first) : [];
-      const allotments = cells.length;
-      const size = first ? await imageSize(store, first, cells) : 0;
+      const field = first ? await readImageField(store, first) : undefined;
+      const allotments = field?.cells.length ?? 0;
+      const size = first && field ? await imageSize(store, first, field) : 0;
       rows.push({ name, digest: descriptor.digest, platforms: image.platforms.map((p) => toPlatformString(p.platform)), allotments, size });
     } catch (error) {
       writeTo(2, `warning: skipped ${name} (${descriptor.digest}): ${(error as Error).message ?? String(error)}\n`);
@@ -80,31 +80,40 @@ async function listImages(store: LayoutStore, flags: ImageFlags): Promise<void> 
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
 }
 
-// The cells of a platform image in either field format (a reference field is read from its blob;
-// a native field by the whole order of authority, so a Docker re-push is still seen as one).
-async function fieldCells(store: LayoutStore, image: PlatformImage): Promise<{ row: number; col: number; digest: Digest; size?: number }[]> {
+/** A platform image's field as `image ls` and `inspect` show it, read once. */
+interface ImageField {
+  /** "reference", "native 2DFS", "plain OCI", ... */
+  format: string;
+  cells: { row: number; col: number; digest: Digest; size?: number }[];
+  /** Index of the reference field blob among the manifest's layers, -1 for none. */
+  fieldLayer: number;
+}
+
+// The field of a platform image in either format (a reference field is read from its blob; a
+// native field by the whole order of authority, so a Docker re-push is still seen as one).
+async function readImageField(store: LayoutStore, image: PlatformImage): Promise<ImageField> {
   const at = findReferenceFieldLayer(image.manifest);
-  if (at >= 0) return parseReferenceField(await store.readBlob(image.manifest.layers[at]!.digest, MAX_FIELD_BLOB_BYTES));
+  if (at >= 0) {
+    const cells = parseReferenceField(await store.readBlob(image.manifest.layers[at]!.digest, MAX_FIELD_BLOB_BYTES));
+    return { format: "reference", cells, fieldLayer: at };
+  }
   const field = findNativeField(image.manifest, image.config);
-  return field ? field.allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, size: a.layer.size })) : [];
+  if (!field) return { format: "plain OCI", cells: [], fieldLayer: -1 };
+  return {
+    format: field.source === "history" ? "native 2DFS (recovered from the config history)" : "native 2DFS",
+    cells: field.allotments.map((a) => ({ row: a.row, col: a.col, digest: a.layer.digest, size: a.layer.size })),
+    fieldLayer: -1,
+  };
 }
 
 // What pulling the image moves: its layers, where a reference field counts its allotments (which
 // no manifest lists) instead of the field blob.
-async function imageSize(store: LayoutStore, image: PlatformImage, cells: { digest: Digest; size?: number }[]): Promise<number> {
-  const at = findReferenceFieldLayer(image.manifest);
-  const layers = image.manifest.layers.reduce((n, l, i) => (i === at ? n : n + l.size), 0);
-  if (at < 0) return layers;
+async function imageSize(store: LayoutStore, image: PlatformImage, field: ImageField): Promise<number> {
+  const layers = image.manifest.layers.reduce((n, l, i) => (i === field.fieldLayer ? n : n + l.size), 0);
+  if (field.fieldLayer < 0) return layers;
   let allotments = 0;
-  for (const c of cells) allotments += c.size ?? (await store.blobSize(c.digest)) ?? 0;
+  for (const c of field.cells) allotments += c.size ?? (await store.blobSize(c.digest)) ?? 0;
   return layers + allotments;
-}
-
-function formatName(image: PlatformImage): string {
-  if (findReferenceFieldLayer(image.manifest) >= 0) return "reference";
-  const field = findNativeField(image.manifest, image.config);
-  if (!field) return "plain OCI";
-  return field.source === "history" ? "native 2DFS (recovered from the config history)" : "native 2DFS";
 }
 
 async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags): Promise<void> {
@@ -113,8 +122,9 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
   const image = await loadImage(store, descriptor);
   const out = { name, descriptor, platforms: [] as unknown[] };
   for (const platform of image.platforms) {
+    const field = await readImageField(store, platform);
     const cells: (GridCell & CellCompression)[] = [];
-    for (const cell of await fieldCells(store, platform)) {
+    for (const cell of field.cells) {
       const path = store.blobPath(cell.digest);
       const files = await listTarFiles(path);
       const size = cell.size ?? (await store.blobSize(cell.digest)) ?? 0;
@@ -126,7 +136,7 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
     out.platforms.push({ platform: platform.platform, manifest: platform.manifest, config: platform.config, field: cells });
     if (!flags.json) {
       console.log(`${name}  ${descriptor.digest}  ${toPlatformString(platform.platform)}`);
-      console.log(`  manifest ${platform.descriptor.digest}  ${platform.manifest.layers.length} layers, format ${formatName(platform)}`);
+      console.log(`  manifest ${platform.descriptor.digest}  ${platform.manifest.layers.length} layers, format ${field.format}`);
       console.log(`  config   ${platform.manifest.config.digest}  ${platform.config.os}/${platform.config.architecture}`);
       console.log(cells.length ? drawFieldGrid(cells) : "  (no field)");
       if (cells.length) console.log(describeCompression(cells));
