@@ -79,17 +79,17 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
       await atomicWrite(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir, false);
       if (layer.auto) {
         await mkdir(layersDir, { recursive: true });
-        await atomicWrite(join(layersDir, `${layer.digest.slice(7)}.json`), JSON.stringify({ tarSize: layer.tarSize, auto: layer.auto }), tmpDir, false);
+        await atomicWrite(join(layersDir, `${layer.digest.slice(7)}.json`), JSON.stringify({ auto: layer.auto }), tmpDir, false);
       }
     },
   };
 }
 
 /** What `auto` decided for the layer `digest` when a build in this store wrote it, if one did. */
-export function readAutoDecision(store: LayoutStore, digest: Digest): { tarSize?: number; auto: AutoDecision } | undefined {
+export function readAutoDecision(store: LayoutStore, digest: Digest): AutoDecision | undefined {
   try {
     const entry: unknown = JSON.parse(readFileSync(join(store.stateDir, "cache", "layers", `${digest.slice(7)}.json`), "utf8"));
-    return isObject(entry) && isAutoDecision(entry.auto) ? { ...(typeof entry.tarSize === "number" ? { tarSize: entry.tarSize } : {}), auto: entry.auto } : undefined;
+    return isObject(entry) && isAutoDecision(entry.auto) ? entry.auto : undefined;
   } catch {
     return undefined; // never recorded (pulled, or built with a codec asked for) or damaged
   }

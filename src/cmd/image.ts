@@ -129,7 +129,7 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
       const files = await listTarFiles(path);
       const size = cell.size ?? (await store.blobSize(cell.digest)) ?? 0;
       const fileBytes = files.reduce((n, f) => n + f.size, 0);
-      const auto = readAutoDecision(store, cell.digest)?.auto;
+      const auto = readAutoDecision(store, cell.digest);
       const compression = { compression: await detectFileCompression(path), storedRatio: fileBytes ? round4(size / fileBytes) : 1, ...(auto ? { auto } : {}) };
       cells.push({ row: cell.row, col: cell.col, digest: cell.digest, size, files, ...compression });
     }
