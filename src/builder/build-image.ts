@@ -126,18 +126,6 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   for (const message of warnings) emit({ type: "warning", message });
   const created = opts.created ?? defaultCreated();
   const platforms = selectPlatforms(opts.base, opts.platforms, created);
-  // Sized with placeholder layers (sizes 0, the shortest media type): a lower bound, known
-  // before a single layer is written.
-  const placeholderType = ociLayerMediaType(opts.compression === "auto" ? "none" : opts.compression);
-  checkSizes(platforms, resolved.map(({ spec, files }) => toAllotment(spec, files, { digest: ZERO, diffId: ZERO, size: 0, mediaType: placeholderType })), opts, created, true);
-  const layerWarning = layerCountWarning(resolved.length + Math.max(0, ...platforms.map((p) => p.image?.manifest.layers.length ?? 0)));
-  if (layerWarning) emit({ type: "warning", message: layerWarning });
-  emit({
-    type: "plan",
-    allotments: resolved.length,
-    files: resolved.reduce((n, a) => n + a.files.length, 0),
-    bytes: resolved.reduce((n, a) => n + a.files.reduce((m, f) => m + f.size, 0), 0),
-  });
 
   const cache = createAllotmentCache(opts.store);
   const minSaving = opts.minSaving ?? DEFAULT_MIN_SAVING;
@@ -150,8 +138,25 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       return { key, hit: opts.noCache ? undefined : await cache.get(key) };
     }),
   );
-  let pool: WorkerPool | undefined;
   const misses = lookups.filter((l) => !l.hit).length;
+  // Sized with placeholder layers (sizes 0, the shortest media type): a lower bound, known
+  // before a single layer is written. With every layer cached nothing would be written, and the
+  // check with the real sizes below is enough: a rebuild with nothing to do composes once.
+  if (misses > 0) {
+    const placeholderType = ociLayerMediaType(opts.compression === "auto" ? "none" : opts.compression);
+    const placeholders = resolved.map(({ spec, files }) => toAllotment(spec, files, { digest: ZERO, diffId: ZERO, size: 0, mediaType: placeholderType }));
+    checkSizes(platforms, placeholders, opts, created, true);
+  }
+  const layerWarning = layerCountWarning(resolved.length + Math.max(0, ...platforms.map((p) => p.image?.manifest.layers.length ?? 0)));
+  if (layerWarning) emit({ type: "warning", message: layerWarning });
+  emit({
+    type: "plan",
+    allotments: resolved.length,
+    files: resolved.reduce((n, a) => n + a.files.length, 0),
+    bytes: resolved.reduce((n, a) => n + a.files.reduce((m, f) => m + f.size, 0), 0),
+  });
+
+  let pool: WorkerPool | undefined;
   const getPool = () => (pool ??= typeof opts.pool === "function" ? opts.pool(misses) : opts.pool);
   let built = 0;
   let cached = 0;
@@ -309,7 +314,8 @@ function checkSizes(
   const fieldBytes = opts.format === "reference" ? toFieldBytes(allotments) : undefined;
   const field = (bytes: Uint8Array | undefined): Descriptor | undefined =>
     bytes ? { mediaType: MediaType.tdfsField, digest: sha256Bytes(bytes), size: bytes.byteLength } : undefined;
-  const composed = platforms.map((platform) => composePlatform(platform, allotments, field(fieldBytes), created));
+  const fieldDescriptor = field(fieldBytes); // hashed once, named by every platform
+  const composed = platforms.map((platform) => composePlatform(platform, allotments, fieldDescriptor, created));
   const fits = (fieldBytes?.byteLength ?? 0) <= MAX_FIELD_BLOB_BYTES &&
     composed.every((c) => c.manifestBytes.byteLength <= MAX_MANIFEST_BYTES && c.configBytes.byteLength <= MAX_MANIFEST_BYTES);
   if (fits) return { platforms: composed, ...(fieldBytes ? { fieldBytes } : {}) };
@@ -317,8 +323,9 @@ function checkSizes(
   const emptyField = fieldBytes ? toFieldBytes([]) : undefined;
   const docs: DocumentSize[] = [];
   if (fieldBytes) docs.push({ name: "field blob", bytes: fieldBytes.byteLength, empty: emptyField!.byteLength, limit: MAX_FIELD_BLOB_BYTES });
+  const emptyFieldDescriptor = field(emptyField);
   platforms.forEach((platform, i) => {
-    const empty = composePlatform(platform, [], field(emptyField), created);
+    const empty = composePlatform(platform, [], emptyFieldDescriptor, created);
     docs.push(
       { name: "manifest", bytes: composed[i]!.manifestBytes.byteLength, empty: empty.manifestBytes.byteLength, limit: MAX_MANIFEST_BYTES },
       { name: "config", bytes: composed[i]!.configBytes.byteLength, empty: empty.configBytes.byteLength, limit: MAX_MANIFEST_BYTES },
