@@ -7,7 +7,8 @@ import type { Digest } from "../../../src/oci/digest.ts";
 import type { ImageManifest } from "../../../src/oci/manifest.ts";
 import { MediaType } from "../../../src/oci/media-types.ts";
 import { WHOLE_FIELD } from "../../../src/oci/partition-suffix.ts";
-import { MAX_DRAWN_CELLS, hasReferenceField, toFieldView } from "../../../src/registry/ui/page/field-view.ts";
+import { findReferenceFieldLayer } from "../../../src/field/reference-format.ts";
+import { MAX_DRAWN_CELLS, toFieldView } from "../../../src/registry/ui/page/field-view.ts";
 
 const digestOf = (text: string) => sha256Bytes(new TextEncoder().encode(text));
 const baseLayer = { mediaType: MediaType.ociLayerGzip, digest: digestOf("base"), size: 700 };
@@ -57,13 +58,13 @@ describe("field view", () => {
   test("a reference field is drawn from its whole-field partition, whose layers carry the cells", () => {
     const field = { mediaType: MediaType.tdfsField, digest: digestOf("field"), size: 300 };
     const manifest = { ...base.manifest, layers: [baseLayer, field] };
-    expect(hasReferenceField(manifest)).toBe(true);
+    expect(findReferenceFieldLayer(manifest)).toBe(1);
     const cells = [
       { row: 0, col: 1, digest: digestOf("a") as Digest, diffId: digestOf("da") as Digest, size: 11, mediaType: MediaType.ociLayerGzip },
       { row: 3, col: 0, digest: digestOf("b") as Digest, diffId: digestOf("db") as Digest, size: 22, mediaType: MediaType.ociLayerGzip },
     ];
     const whole = partitionReference(manifest, base.config, cells, [...WHOLE_FIELD], { sha256: sha256Bytes });
-    expect(hasReferenceField(whole.manifest)).toBe(false);
+    expect(findReferenceFieldLayer(whole.manifest)).toBe(-1);
     const view = toFieldView(whole.manifest, whole.config);
     expect(view.baseLayers).toBe(1);
     expect(view.cells.map((c) => [c.row, c.col, c.size, c.files])).toEqual([[0, 1, 11, ""], [3, 0, 22, ""]]);

@@ -1,7 +1,8 @@
 /**
  * The few browser APIs the page uses, typed here. The project compiles against Bun's types, and
  * TypeScript's DOM library clashes with them program-wide (fetch bodies, stream iterators), so
- * the page reaches the browser through this one typed view of globalThis instead.
+ * the page reaches the browser through this one typed view of globalThis instead. Also the
+ * escaping of the text the page writes into HTML.
  */
 
 /** An element, with the members of the kinds the page touches (inputs, selects, links, buttons). */
@@ -53,4 +54,9 @@ export function byId(id: string): El {
   const el = browser.document.getElementById(id);
   if (!el) throw new Error(`the page has no element #${id}`);
   return el;
+}
+
+/** `text` safe inside HTML text and quoted attributes. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

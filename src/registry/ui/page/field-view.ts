@@ -7,7 +7,6 @@ import { findNativeField, isAllotmentLayer } from "../../../field/native-format.
 import { Annotation } from "../../../oci/annotations.ts";
 import type { ImageConfig } from "../../../oci/config.ts";
 import type { ImageManifest } from "../../../oci/manifest.ts";
-import { MediaType } from "../../../oci/media-types.ts";
 
 /** One allotment as drawn. */
 export interface ViewCell {
@@ -34,11 +33,6 @@ export interface FieldView {
 
 /** The most grid cells drawn; a larger (sparse) field draws only the rows and columns it uses. */
 export const MAX_DRAWN_CELLS = 40_000;
-
-/** True when the manifest holds a reference-format field blob (its cells are read from the whole-field partition). */
-export function hasReferenceField(manifest: ImageManifest): boolean {
-  return manifest.layers.some((l) => l.mediaType === MediaType.tdfsField);
-}
 
 /**
  * The view of an image: a native field (manifest annotations or config history, in the field

@@ -3,9 +3,10 @@
  * each allotment cell its size, every empty cell a dash. One HTML string and one innerHTML
  * assignment: 1,000 cells render in a few milliseconds, where per-cell DOM calls cost far more.
  */
-import type { El } from "./dom.ts";
+import { type Rect, inRects } from "../../../oci/partition-suffix.ts";
+import { type El, escapeHtml } from "./dom.ts";
 import type { FieldView, ViewCell } from "./field-view.ts";
-import { type Rect, formatBytes, inSelection } from "./selection.ts";
+import { formatBytes } from "./selection.ts";
 
 /** A drawn grid: its cells by position, and selection painting. */
 export interface DrawnGrid {
@@ -23,7 +24,7 @@ export interface DrawnGrid {
 /** Renders `view` into `host` (replacing its content). */
 export function drawGrid(host: El, view: FieldView, label: string): DrawnGrid {
   const byCell = new Map<string, ViewCell>(view.cells.map((c) => [`${c.row}.${c.col}`, c]));
-  const parts: string[] = [`<table role="grid" aria-multiselectable="true" aria-label="${escape(label)}"><thead><tr><th scope="col"><span class="sr">row \\ column</span></th>`];
+  const parts: string[] = [`<table role="grid" aria-multiselectable="true" aria-label="${escapeHtml(label)}"><thead><tr><th scope="col"><span class="sr">row \\ column</span></th>`];
   for (const c of view.cols) parts.push(`<th scope="col">${c}</th>`);
   parts.push("</tr></thead><tbody>");
   for (const r of view.rows) {
@@ -34,7 +35,7 @@ export function drawGrid(host: El, view: FieldView, label: string): DrawnGrid {
         const size = formatBytes(cell.size);
         const files = cell.files ? `: ${cell.files}` : "";
         parts.push(
-          `<td role="gridcell" tabindex="-1" aria-selected="false" class="full" title="(${r}, ${c}) ${size}${escape(files)}" aria-label="row ${r} column ${c}, ${size}${escape(files)}">${size}</td>`,
+          `<td role="gridcell" tabindex="-1" aria-selected="false" class="full" title="(${r}, ${c}) ${size}${escapeHtml(files)}" aria-label="row ${r} column ${c}, ${size}${escapeHtml(files)}">${size}</td>`,
         );
       } else {
         parts.push(`<td role="gridcell" tabindex="-1" class="empty" title="(${r}, ${c}) empty" aria-label="row ${r} column ${c}, empty">–</td>`);
@@ -74,7 +75,7 @@ export function drawGrid(host: El, view: FieldView, label: string): DrawnGrid {
     },
     paint(rects) {
       for (let i = 0; i < tds.length; i++) {
-        const on = inSelection(rects, view.rows[Math.floor(i / width)]!, view.cols[i % width]!) ? 1 : 0;
+        const on = inRects(rects, view.rows[Math.floor(i / width)]!, view.cols[i % width]!) ? 1 : 0;
         if (painted[i] === on) continue;
         painted[i] = on;
         const td = tds[i]!;
@@ -83,8 +84,4 @@ export function drawGrid(host: El, view: FieldView, label: string): DrawnGrid {
       }
     },
   };
-}
-
-function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

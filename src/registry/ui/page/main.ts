@@ -5,9 +5,10 @@
  */
 import type { Descriptor } from "../../../oci/descriptor.ts";
 import type { ImageManifest } from "../../../oci/manifest.ts";
-import { type El, type UiEvent, browser, byId } from "./dom.ts";
+import { findReferenceFieldLayer } from "../../../field/reference-format.ts";
+import { type El, type UiEvent, browser, byId, escapeHtml } from "./dom.ts";
 import { WHOLE_FIELD_SUFFIX, getConfig, getManifest, listRepositories, listTags, manifestPath } from "./api.ts";
-import { type FieldView, hasReferenceField, toFieldView } from "./field-view.ts";
+import { type FieldView, toFieldView } from "./field-view.ts";
 import { type DrawnGrid, drawGrid } from "./grid.ts";
 import { type Rect, formatBytes, parseSuffix, rectBetween, summarize } from "./selection.ts";
 
@@ -98,7 +99,7 @@ async function openImage(): Promise<void> {
     let manifest = await platformManifest(fetched);
     // The registry serves the plain tag of a reference-format field flattened; a registry that
     // serves the field blob as stored still answers the whole-field partition, which lists sizes.
-    if (hasReferenceField(manifest)) {
+    if (findReferenceFieldLayer(manifest) >= 0) {
       fetched = await getManifest(name, `${tag}${WHOLE_FIELD_SUFFIX}`);
       manifest = await platformManifest(fetched);
     }
@@ -315,10 +316,6 @@ async function copy(button: El): Promise<void> {
 
 function buttons(selector: string): El[] {
   return Array.from(browser.document.getElementById("image")?.querySelectorAll(selector) ?? []);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
 $("host").textContent = location.host;

@@ -1,5 +1,5 @@
 /** The selection: a union of rectangles, its partition suffix, and what it selects. Pure. */
-import { type Rect, parseTagPartition, toPartitionSuffix } from "../../../oci/partition-suffix.ts";
+import { type Rect, inRects, parseTagPartition, toPartitionSuffix } from "../../../oci/partition-suffix.ts";
 import type { ViewCell } from "./field-view.ts";
 
 export type { Rect } from "../../../oci/partition-suffix.ts";
@@ -16,18 +16,12 @@ export function rectBetween(a: { row: number; col: number }, b: { row: number; c
   return { x1: Math.min(a.row, b.row), y1: Math.min(a.col, b.col), x2: Math.max(a.row, b.row), y2: Math.max(a.col, b.col) };
 }
 
-/** True when (row, col) lies in any rectangle (the same test the registry applies). */
-export function inSelection(rects: readonly Rect[], row: number, col: number): boolean {
-  for (const r of rects) if (r.x1 <= row && row <= r.x2 && r.y1 <= col && col <= r.y2) return true;
-  return false;
-}
-
 /** The suffix, allotment count and bytes of a selection; a cell in two rectangles counts once. */
 export function summarize(cells: readonly ViewCell[], rects: readonly Rect[]): SelectionSummary {
   let allotments = 0;
   let bytes = 0;
   for (const c of cells) {
-    if (!inSelection(rects, c.row, c.col)) continue;
+    if (!inRects(rects, c.row, c.col)) continue;
     allotments++;
     bytes += c.size;
   }
