@@ -111,7 +111,7 @@ interface LayerSink {
 }
 
 /**
- * Double-buffered tar sink: while one 8 MiB buffer is written (or compressed) on another thread,
+ * Double-buffered tar sink: while one CHUNK_SIZE (2 MiB) buffer is written (or compressed) on another thread,
  * the next is filled and hashed here. With no compression the tar is the stored blob, so it is hashed once.
  */
 async function createLayerSink(out: FileHandle, compression: Compression, level: number | undefined, engine?: HashEngine): Promise<LayerSink> {
