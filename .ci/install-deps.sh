@@ -56,12 +56,10 @@ for package in "${!PACKAGE_BINARIES[@]}"; do
     fi
   done
 done
-# The dynamic busybox package also provides /bin/busybox, but the test image needs the static one.
-if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed'; then
-  missing_packages+=(busybox-static)
-fi
-# The release suite's arm64 glibc (qemu -L /usr/aarch64-linux-gnu) and musl loader: no binaries to look for.
-for package in libc6-arm64-cross musl; do
+# Packages with no binary to look for, so asked of dpkg: busybox-static (the dynamic busybox
+# package also provides /bin/busybox, but the test image needs the static one), and the release
+# suite's arm64 glibc (qemu -L /usr/aarch64-linux-gnu) and musl loader.
+for package in busybox-static libc6-arm64-cross musl; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
     missing_packages+=("$package")
   fi
