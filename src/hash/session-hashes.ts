@@ -17,16 +17,9 @@ export interface SessionHashes {
   drop(key: string): void;
 }
 
-/** Feeds bytes [from, to) of what `path` names to `hasher`; returns how many there were. */
-export type RangeReader = (hasher: Hasher, path: string, from: number, to: number) => Promise<number>;
-
-/**
- * Creates an empty set of hashes holding at most `maxEntries` (the least recently used go
- * first). `read` gets the bytes: by default `path` is a local file.
- */
-export function createSessionHashes(opts: { maxEntries?: number; read?: RangeReader } = {}): SessionHashes {
+/** Creates an empty set of hashes of local files holding at most `maxEntries` (the least recently used go first). */
+export function createSessionHashes(opts: { maxEntries?: number } = {}): SessionHashes {
   const maxEntries = opts.maxEntries ?? 1024;
-  const read: RangeReader = opts.read ?? ((hasher, path, from, to) => updateFromFile(hasher, path, from, to));
   const running = new Map<string, { offset: number; hasher: Hasher }>();
 
   // A hasher that has taken exactly `from` bytes of `path`, taken out of the map.
@@ -35,14 +28,14 @@ export function createSessionHashes(opts: { maxEntries?: number; read?: RangeRea
     running.delete(key);
     if (entry && entry.offset === from) return entry.hasher;
     const hasher = new Bun.CryptoHasher("sha256");
-    if (from > 0 && (await read(hasher, path, 0, from)) !== from) throw new Error(`${path}: shorter than ${from} bytes`);
+    if (from > 0 && (await updateFromFile(hasher, path, 0, from)) !== from) throw new Error(`${path}: shorter than ${from} bytes`);
     return hasher;
   };
 
   return {
     async update(key, path, from, to) {
       const hasher = await at(key, path, from);
-      if ((await read(hasher, path, from, to)) !== to - from) throw new Error(`${path}: shorter than the ${to} bytes stored`);
+      if ((await updateFromFile(hasher, path, from, to)) !== to - from) throw new Error(`${path}: shorter than the ${to} bytes stored`);
       running.set(key, { offset: to, hasher });
       while (running.size > maxEntries) running.delete(running.keys().next().value!);
     },

@@ -62,9 +62,9 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
   // Chunks of one session are applied one at a time (a client may pipeline requests).
   const locked = createKeyedLock();
 
+  // A store without local files may be shared by replicas: the hash state lives in the store
+  // (hash/session-state.ts), and there are no running hashes in this process.
   const hashes = sessionHashesFor(driver, opts.hashThread);
-  // A store without local files may be shared by replicas: the hash state lives in the store.
-  const savedHash = !driver.file;
   const keyOf = (name: string, id: string) => `${name}\0${id}`;
 
   const paths = (name: string, id: string) => {
@@ -101,24 +101,17 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
     let received: number;
     let sha256 = state.sha256;
     try {
-      if (savedHash) {
-        const hasher = await restoreSha256(state.sha256, state.offset, () => driver.reader(p.data, 0, state.offset));
-        const size = await driver.append(p.data, hashingStream(body, hasher));
-        received = size - state.offset;
-        if (expected !== undefined && received !== expected) {
-          throw new OciError("SIZE_INVALID", `expected ${expected} bytes, received ${received}`);
-        }
-        sha256 = saveSha256State(hasher);
-      } else {
-        // The driver stores the body as fast as it can (natively on a file system); the new bytes
-        // are then hashed from storage, still in the page cache.
-        const size = await driver.append(p.data, body);
-        received = size - state.offset;
-        if (expected !== undefined && received !== expected) {
-          throw new OciError("SIZE_INVALID", `expected ${expected} bytes, received ${received}`);
-        }
-        await hashes.update(keyOf(name, id), p.data, state.offset, size);
+      // Without local files the body is hashed as it streams into storage. On a file system the
+      // driver stores it as fast as it can (natively); the new bytes are then hashed from
+      // storage, still in the page cache.
+      const hasher = hashes ? undefined : await restoreSha256(state.sha256, state.offset, () => driver.reader(p.data, 0, state.offset));
+      const size = await driver.append(p.data, hasher ? hashingStream(body, hasher) : body);
+      received = size - state.offset;
+      if (expected !== undefined && received !== expected) {
+        throw new OciError("SIZE_INVALID", `expected ${expected} bytes, received ${received}`);
       }
+      if (hasher) sha256 = saveSha256State(hasher);
+      else await hashes!.update(keyOf(name, id), p.data, state.offset, size);
     } catch (e) {
       await driver.truncate(p.data, state.offset);
       throw e;
@@ -135,7 +128,7 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
       return await fn();
     } catch (e) {
       if (e instanceof StorageFullError) {
-        hashes.drop(keyOf(name, id));
+        hashes?.drop(keyOf(name, id));
         await driver.delete(paths(name, id).dir);
         throw new StorageFullError(`${e.message}; upload ${id} was cancelled to free its space`, { cause: e });
       }
@@ -182,9 +175,9 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
         const actual: Digest =
           algorithm !== "sha256"
             ? await rehash(driver, p.data, algorithm, state.offset)
-            : savedHash
-              ? (await restoreSha256(done.sha256, done.offset, () => driver.reader(p.data, 0, done.offset))).digest()
-              : `sha256:${await hashes.digest(keyOf(name, id), p.data, state.offset)}`;
+            : hashes
+              ? `sha256:${await hashes.digest(keyOf(name, id), p.data, state.offset)}`
+              : (await restoreSha256(done.sha256, done.offset, () => driver.reader(p.data, 0, done.offset))).digest();
         if (actual !== digest) {
           await driver.delete(p.dir);
           throw new OciError("DIGEST_INVALID", `upload content hashes to ${actual}, not ${digest}; the data was discarded`);
@@ -198,37 +191,26 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
     },
     async cancel(name, id) {
       await load(name, id);
-      hashes.drop(keyOf(name, id));
+      hashes?.drop(keyOf(name, id));
       await driver.delete(paths(name, id).dir);
     },
   };
 }
 
 /**
- * Upload hashing over storage paths: on the hashing thread when the server runs one and the
- * driver keeps local files, else on this thread (reading local files directly when it can).
+ * Running upload hashes over local files: on the hashing thread when the server runs one, else on
+ * this thread; undefined for a driver without local files.
  */
-function sessionHashesFor(driver: StorageDriver, thread: SessionHashes | undefined): SessionHashes {
+function sessionHashesFor(driver: StorageDriver, thread: SessionHashes | undefined): SessionHashes | undefined {
   const file = driver.file?.bind(driver);
-  if (file) {
-    const hashes = thread ?? createSessionHashes();
-    const local = (path: string) => file(path)!.name!;
-    return {
-      update: (key, path, from, to) => hashes.update(key, local(path), from, to),
-      digest: (key, path, size) => hashes.digest(key, local(path), size),
-      drop: (key) => hashes.drop(key),
-    };
-  }
-  return createSessionHashes({
-    read: async (hasher, path, from, to) => {
-      let n = 0;
-      for await (const chunk of driver.reader(path, from, to)) {
-        hasher.update(chunk);
-        n += chunk.byteLength;
-      }
-      return n;
-    },
-  });
+  if (!file) return undefined;
+  const hashes = thread ?? createSessionHashes();
+  const local = (path: string) => file(path)!.name!;
+  return {
+    update: (key, path, from, to) => hashes.update(key, local(path), from, to),
+    digest: (key, path, size) => hashes.digest(key, local(path), size),
+    drop: (key) => hashes.drop(key),
+  };
 }
 
 // Algorithms other than sha256 (sha512) are rare: they re-read the data once at the end.
