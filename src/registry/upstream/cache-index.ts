@@ -8,7 +8,8 @@
 import { type Digest, parseDigest } from "../../oci/digest.ts";
 import type { StorageDriver } from "../driver/driver.ts";
 import type { Metrics } from "../metrics.ts";
-import { REPOSITORIES_DIR, blobDataPath, layerLinkPath } from "../storage/paths.ts";
+import { listRepositories } from "../services/catalog.ts";
+import { blobDataPath, layerLinkPath } from "../storage/paths.ts";
 
 const RECORDS = "_upstream/blobs";
 
@@ -54,16 +55,8 @@ export async function createCacheIndex(driver: StorageDriver, metrics: Metrics, 
   }
   metrics.setCacheBytes(total);
 
-  // Every repository name (names contain slashes; a repository folder holds `_layers` or `_manifests`).
-  const repositories = async (dir = REPOSITORIES_DIR, prefix = ""): Promise<string[]> => {
-    const children = await driver.list(dir);
-    const out: string[] = children.some((c) => c.startsWith("_")) && prefix ? [prefix] : [];
-    for (const c of children) if (!c.startsWith("_")) out.push(...(await repositories(`${dir}/${c}`, prefix ? `${prefix}/${c}` : c)));
-    return out;
-  };
-
-  const pushedHere = async (digest: Digest, entry: Entry): Promise<boolean> => {
-    for (const repo of await repositories()) {
+  const pushedHere = async (digest: Digest, entry: Entry, repositories: string[]): Promise<boolean> => {
+    for (const repo of repositories) {
       if (!entry.repos.includes(repo) && (await driver.stat(layerLinkPath(repo, digest)))) return true;
     }
     return false;
@@ -80,12 +73,15 @@ export async function createCacheIndex(driver: StorageDriver, metrics: Metrics, 
     if (maxBytes === undefined || evicting) return;
     evicting = true;
     try {
+      // Walked once per pass, when the first blob goes.
+      let repositories: string[] | undefined;
       for (const [digest, entry] of [...lru]) {
         if (total <= maxBytes) break;
         if (pins.has(digest)) continue;
         forget(digest, entry);
         await driver.delete(recordPath(digest));
-        if (await pushedHere(digest, entry)) continue;
+        repositories ??= await listRepositories(driver);
+        if (await pushedHere(digest, entry, repositories)) continue;
         for (const repo of entry.repos) await driver.delete(layerLinkPath(repo, digest).slice(0, -"/link".length));
         await driver.delete(blobDataPath(digest).slice(0, -"/data".length));
         metrics.evicted(entry.size);
