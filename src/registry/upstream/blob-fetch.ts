@@ -139,30 +139,31 @@ export function createBlobFetcher(deps: {
     });
   };
 
+  // The running fetch of `digest` (whichever repository it is for), else a new one for `name`.
+  const join = (name: string, digest: Digest): Running => {
+    const running = inFlight.get(digest);
+    if (running) return running;
+    const run = start(name, digest);
+    inFlight.set(digest, run);
+    void run.committed.finally(() => inFlight.delete(digest)).catch(() => {});
+    return run;
+  };
+
   return {
     /**
      * Joins or starts the fetch of `digest` for `name`. `blob` is a body following it (undefined
      * when a fetch for another repository is running: wait on `committed`, then confirm).
      */
     async serve(name: string, digest: Digest): Promise<{ blob?: FollowedBlob; committed: Promise<number> }> {
-      let run = inFlight.get(digest);
-      if (run && run.name !== name) return { committed: run.committed };
-      if (!run) {
-        const started = start(name, digest);
-        inFlight.set(digest, started);
-        void started.committed.finally(() => inFlight.delete(digest)).catch(() => {});
-        run = started;
-      }
+      const run = join(name, digest);
+      if (run.name !== name) return { committed: run.committed };
       const size = await run.opened;
       if (run.failed) await run.committed; // throws the failure (e.g. 404) before any response starts
       return { blob: { size, body: follow(run, digest) }, committed: run.committed };
     },
-    /** Fetches into the store without a client (configs, field blobs, range requests). */
+    /** Fetches into the store without a client (configs, field blobs, range requests): nothing follows the file. */
     async fetch(name: string, digest: Digest): Promise<void> {
-      const run = inFlight.get(digest);
-      if (run) return void (await run.committed);
-      const { committed } = await this.serve(name, digest);
-      await committed;
+      await join(name, digest).committed;
     },
   };
 }

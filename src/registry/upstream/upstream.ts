@@ -99,7 +99,7 @@ export function createUpstream(
     if (res.ok) await blobs.link(name, digest);
   };
 
-  // Fetches with no client attached: the first caller's body is cancelled (the fetch goes on).
+  // Fetches with no client attached (configs, field blobs, a Range request): into the store, then linked.
   const fetchBlobQuiet = async (name: string, digest: Digest) => {
     if (!(await blobs.statData(digest))) {
       metrics.miss("blob");
