@@ -37,8 +37,8 @@ interface Segment {
 export interface S3Driver extends StorageDriver {
   /** Lists one key: throws StorageUnavailableError naming wrong credentials, a missing bucket or an unreachable endpoint. */
   check(timeoutMs?: number): Promise<void>;
-  /** A presigned GET URL of a stored file, valid for `seconds`. */
-  presignGet(path: string, seconds: number): string;
+  /** A presigned GET URL of a stored file, valid for `seconds` (always present here). */
+  directUrl(path: string, seconds: number): string;
   readonly location: S3Location;
 }
 
@@ -87,12 +87,16 @@ export function createS3Driver(location: S3Location): S3Driver {
     }
     return response;
   };
-  const missing = async (response: Response, what: string): Promise<boolean> => {
-    if (response.status !== 404) return false;
-    const text = await response.text();
-    // A missing bucket is a broken store, not a missing file.
-    if (text.includes("<Code>NoSuchBucket</Code>")) throw new StorageUnavailableError(`object storage ${where} failed to ${what} (NoSuchBucket)`);
-    return true;
+  // A GET of one object: undefined when there is none; any other failure throws (a 416 is the caller's).
+  const getObject = async (key: string, headers?: Record<string, string>): Promise<Response | undefined> => {
+    const r = await signed(key, "GET", `read ${key}`, { headers });
+    if (r.status === 404) {
+      // A missing bucket is a broken store, not a missing file.
+      if ((await r.text()).includes("<Code>NoSuchBucket</Code>")) throw new StorageUnavailableError(`object storage ${where} failed to read ${key} (NoSuchBucket)`);
+      return undefined;
+    }
+    if (!r.ok && r.status !== 416) throw new StorageUnavailableError(`object storage ${where} failed to read ${key} (HTTP ${r.status})`);
+    return r;
   };
 
   const headOf = async (key: string): Promise<{ size: number; modified: number; segmented: boolean } | undefined> => {
@@ -106,9 +110,8 @@ export function createS3Driver(location: S3Location): S3Driver {
   };
 
   const readSegments = async (key: string): Promise<Segment[] | undefined> => {
-    const r = await signed(key, "GET", `read ${key}`);
-    if (await missing(r, `read ${key}`)) return undefined;
-    if (!r.ok) throw new StorageUnavailableError(`object storage ${where} failed to read ${key} (HTTP ${r.status})`);
+    const r = await getObject(key);
+    if (!r) return undefined;
     if (r.headers.get("content-type") !== SEGMENTS_TYPE) {
       await r.body?.cancel();
       return undefined;
@@ -147,8 +150,8 @@ export function createS3Driver(location: S3Location): S3Driver {
     if (to !== undefined && to <= from) return;
     const headers: Record<string, string> = {};
     if (from > 0 || to !== undefined) headers.range = `bytes=${from}-${to === undefined ? "" : to - 1}`;
-    const r = await signed(key, "GET", `read ${key}`, { headers });
-    if (await missing(r, `read ${key}`)) throw new Error(`no such object: ${key}`);
+    const r = await getObject(key, headers);
+    if (!r) throw new Error(`no such object: ${key}`);
     // The range applied to a segment list's own text, or ran past it (416): read the list whole.
     if (r.status === 416 || r.headers.get("content-type") === SEGMENTS_TYPE) {
       await r.body?.cancel();
@@ -156,7 +159,6 @@ export function createS3Driver(location: S3Location): S3Driver {
       if (segments) yield* segmentsRange(segments, from, to);
       return; // a plain object read from its end: nothing
     }
-    if (!r.ok) throw new StorageUnavailableError(`object storage ${where} failed to read ${key} (HTTP ${r.status})`);
     try {
       for await (const chunk of r.body!) yield chunk;
     } catch (e) {
@@ -228,9 +230,8 @@ export function createS3Driver(location: S3Location): S3Driver {
     },
     async read(path) {
       const key = keyOf(path);
-      const r = await signed(key, "GET", `read ${key}`);
-      if (await missing(r, `read ${key}`)) return undefined;
-      if (!r.ok) throw new StorageUnavailableError(`object storage ${where} failed to read ${key} (HTTP ${r.status})`);
+      const r = await getObject(key);
+      if (!r) return undefined;
       if (r.headers.get("content-type") === SEGMENTS_TYPE) {
         const { segments } = JSON.parse(await r.text()) as { segments: Segment[] };
         return new Uint8Array(await new Response(streamOf(segmentsRange(segments, 0))).arrayBuffer());
@@ -338,9 +339,6 @@ export function createS3Driver(location: S3Location): S3Driver {
       return [...names].filter((n) => n !== "" && !n.startsWith(SEGMENT_PREFIX)).sort();
     },
     directUrl(path, seconds) {
-      return client.presign(keyOf(path), { method: "GET", expiresIn: seconds });
-    },
-    presignGet(path, seconds) {
       return client.presign(keyOf(path), { method: "GET", expiresIn: seconds });
     },
     async check(timeoutMs = 10_000) {
