@@ -78,13 +78,13 @@ export function createBasicAuth(htpasswd: string, opts: BasicAuthOptions = {}): 
   const verified = createLru<string, { user: string; until: number }>({ maxEntries: 1024 });
   const limiter = createFailureLimiter(opts.failureLimits, now);
   const gate = createVerifyGate(opts.verifyConcurrency ?? Math.max(1, Math.floor(availableParallelism() / 2)), opts.verifyQueue ?? 8);
-  // Unknown users cost as much as the dearest known one; made once, in the background, at start.
   // A refused client that waits for its answer (as most do) sends one request a second instead
   // of thousands: each costs the server little, but a flood of them took the CPU valid users need.
   const throttled = async (retryAfter: number, reason: string): Promise<AuthOutcome> => {
     await Bun.sleep(opts.throttleDelayMs ?? 1000);
     return { kind: "throttled", retryAfter, reason };
   };
+  // Unknown users cost as much as the dearest known one; made once, in the background, at start.
   const cost = Math.max(4, ...[...users.values()].map((h) => Number(BCRYPT.exec(h)![1])));
   const dummy = Bun.password.hash(crypto.randomUUID(), { algorithm: "bcrypt", cost });
 
