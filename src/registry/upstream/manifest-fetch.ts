@@ -81,21 +81,25 @@ export function createManifestFetcher(deps: ManifestFetchDeps) {
     await deps.fetchBlob(name, digest);
   };
 
+  // The image manifests of a stored manifest: itself, or an index's image children (fetched
+  // from `client` when missing here).
+  const imagesOf = async (name: string, digest: Digest, client?: UpstreamClient): Promise<ImageManifest[]> => {
+    const top = await manifests.getByDigest(name, digest);
+    if (!top) return [];
+    if (top.parsed.kind === "image") return [top.parsed.manifest];
+    const images: ImageManifest[] = [];
+    for (const entry of top.parsed.manifest.manifests) {
+      if (!isImageManifestType(entry.mediaType)) continue;
+      let child = await manifests.getByDigest(name, entry.digest);
+      if (!child && client && (await fetchManifest(client, name, entry.digest))) child = await manifests.getByDigest(name, entry.digest);
+      if (child?.parsed.kind === "image") images.push(child.parsed.manifest);
+    }
+    return images;
+  };
+
   // Child manifests, configs and reference field blobs: what computing a partition reads.
   const fetchDeep = async (client: UpstreamClient, name: string, digest: Digest) => {
-    const top = await manifests.getByDigest(name, digest);
-    if (!top) return;
-    const images: ImageManifest[] = [];
-    if (top.parsed.kind === "image") images.push(top.parsed.manifest);
-    else {
-      for (const entry of top.parsed.manifest.manifests) {
-        if (!isImageManifestType(entry.mediaType)) continue;
-        if (!(await manifests.getByDigest(name, entry.digest))) await fetchManifest(client, name, entry.digest);
-        const child = await manifests.getByDigest(name, entry.digest);
-        if (child?.parsed.kind === "image") images.push(child.parsed.manifest);
-      }
-    }
-    for (const image of images) {
+    for (const image of await imagesOf(name, digest, client)) {
       await ensureBlob(name, image.config.digest);
       const at = findReferenceFieldLayer(image);
       if (at >= 0) await ensureBlob(name, image.layers[at]!.digest);
@@ -106,16 +110,8 @@ export function createManifestFetcher(deps: ManifestFetchDeps) {
   // sizes, so the selected ones are fetched before the partition manifest is answered.
   const fetchReferenceCells = async (name: string, tag: string, rects: Rect[]) => {
     const digest = await tags.resolve(name, tag);
-    const top = digest && (await manifests.getByDigest(name, digest));
-    if (!top) return;
-    const images = top.parsed.kind === "image" ? [top.parsed.manifest] : [];
-    if (top.parsed.kind === "index") {
-      for (const e of top.parsed.manifest.manifests) {
-        const child = await manifests.getByDigest(name, e.digest);
-        if (child?.parsed.kind === "image") images.push(child.parsed.manifest);
-      }
-    }
-    for (const image of images) {
+    if (!digest) return;
+    for (const image of await imagesOf(name, digest)) {
       const at = findReferenceFieldLayer(image);
       if (at < 0) continue;
       const bytes = await blobs.read(image.layers[at]!.digest);
