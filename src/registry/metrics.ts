@@ -14,6 +14,7 @@ export interface Metrics {
   /** A tag checked against upstream after its time to live. */
   revalidated(): void;
   fromUpstream(bytes: number): void;
+  /** A successful GET under /v2/ answered with this Content-Length. */
   served(bytes: number): void;
   evicted(bytes: number): void;
   /** Bytes of upstream blobs held now. */
@@ -62,7 +63,7 @@ export function createMetrics(tier: string): Metrics {
         metric("tdfs_stale_tags_served_total", "counter", "Cached tags served while upstream was unreachable.", [["", stale]]),
         metric("tdfs_tag_revalidations_total", "counter", "Tags checked against upstream after their time to live.", [["", revalidated]]),
         metric("tdfs_upstream_bytes_total", "counter", "Body bytes received from upstream.", [["", fromUpstream]]),
-        metric("tdfs_served_bytes_total", "counter", "Body bytes of blob and manifest GET responses.", [["", served]]),
+        metric("tdfs_served_bytes_total", "counter", "Body bytes of successful GET responses under /v2/ (blobs, manifests, tag lists).", [["", served]]),
         metric("tdfs_cache_evictions_total", "counter", "Upstream blobs evicted by --cache-max.", [["", evictions]]),
         metric("tdfs_cache_evicted_bytes_total", "counter", "Bytes of evicted upstream blobs.", [["", evictedBytes]]),
         metric("tdfs_cache_bytes", "gauge", "Bytes of upstream blobs held.", [["", cacheBytes]]),
