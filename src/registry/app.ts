@@ -9,7 +9,7 @@ import type { StorageDriver } from "./driver/driver.ts";
 import { createRegistry } from "./registry.ts";
 import type { DerivedLimits } from "./services/derived-store.ts";
 import { dispatch } from "./routes/dispatch.ts";
-import { API_VERSION_HEADER, errorResponse } from "./routes/http.ts";
+import { API_VERSION_HEADER, errorResponse, jsonResponse } from "./routes/http.ts";
 import { serveUi } from "./ui/routes.ts";
 import { metricsResponse } from "./metrics.ts";
 import { CACHE_HEADER, type UpstreamOptions } from "./upstream/upstream.ts";
@@ -89,17 +89,11 @@ function toErrorResponse(e: unknown, log: ((line: string) => void) | undefined):
   // A remote store (S3) that failed or went away: 503 with what failed, so clients retry later.
   if (e instanceof StorageUnavailableError) {
     log?.(`storage unavailable: ${e.message}`);
-    return new Response(JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: e.message, detail: e.message }] }), {
-      status: 503,
-      headers: { "Content-Type": "application/json", "Retry-After": "5" },
-    });
+    return jsonResponse({ errors: [{ code: "UNAVAILABLE", message: e.message, detail: e.message }] }, { "Retry-After": "5" }, 503);
   }
   log?.(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   const detail = e instanceof Error ? e.message : String(e);
   // A full disk outside an upload (e.g. a manifest PUT): 507, not retried, named in the message clients print.
   const full = e instanceof StorageFullError;
-  return new Response(JSON.stringify({ errors: [{ code: "UNKNOWN", message: full ? detail : "unknown error", detail }] }), {
-    status: full ? 507 : 500,
-    headers: { "Content-Type": "application/json" },
-  });
+  return jsonResponse({ errors: [{ code: "UNKNOWN", message: full ? detail : "unknown error", detail }] }, {}, full ? 507 : 500);
 }
