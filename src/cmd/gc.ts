@@ -3,8 +3,7 @@ import { existsSync } from "node:fs";
 import { createFilesystemDriver } from "../registry/driver/filesystem.ts";
 import { collectGarbage } from "../registry/gc.ts";
 import { UsageError } from "./errors.ts";
-import { defaultRegistryDir } from "./serve.ts";
-import { openStorage } from "./storage-option.ts";
+import { defaultRegistryDir, openStorage } from "./storage-option.ts";
 
 /** Flags of `2dfs gc`. */
 export interface GcFlags {

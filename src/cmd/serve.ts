@@ -1,10 +1,8 @@
 /** `2dfs serve`: runs the OCI registry (with on-demand partitions) until SIGINT/SIGTERM. */
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { HtpasswdError } from "../registry/auth.ts";
 import { ServeOptionsError, startRegistry } from "../registry/server.ts";
 import { UsageError } from "./errors.ts";
-import { openStorage } from "./storage-option.ts";
+import { defaultRegistryDir, openStorage } from "./storage-option.ts";
 import { type UpstreamFlags, toUpstreamOptions } from "./serve-upstream.ts";
 
 /** Flags of `2dfs serve`. */
@@ -25,13 +23,6 @@ export interface ServeFlags extends UpstreamFlags {
   ui?: boolean;
   /** The tier label of /metrics. */
   tier?: string;
-}
-
-/** `--data`, else `TDFS_REGISTRY_DATA`, else `$XDG_DATA_HOME/2dfs/registry`. */
-export function defaultRegistryDir(explicit?: string): string {
-  if (explicit) return explicit;
-  if (process.env.TDFS_REGISTRY_DATA) return process.env.TDFS_REGISTRY_DATA;
-  return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "2dfs", "registry");
 }
 
 /** Starts the registry and resolves when a signal has stopped it. */

@@ -1,9 +1,18 @@
-/** `--storage URL` of `2dfs serve` and `2dfs gc`: an S3 bucket instead of the data folder. */
+/** Where `2dfs serve` and `2dfs gc` find the registry: the data folder, or `--storage URL` (an S3 bucket). */
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { StorageDriver } from "../registry/driver/driver.ts";
 import { createS3Driver } from "../registry/driver/s3.ts";
 import { S3LocationError, parseS3Url } from "../registry/driver/s3-location.ts";
 import { StorageUnavailableError } from "../registry/driver/storage-unavailable.ts";
 import { UsageError } from "./errors.ts";
+
+/** `--data`, else `TDFS_REGISTRY_DATA`, else `$XDG_DATA_HOME/2dfs/registry`. */
+export function defaultRegistryDir(explicit?: string): string {
+  if (explicit) return explicit;
+  if (process.env.TDFS_REGISTRY_DATA) return process.env.TDFS_REGISTRY_DATA;
+  return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "2dfs", "registry");
+}
 
 const HINT = "--storage s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT[&region=R], keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY";
 
