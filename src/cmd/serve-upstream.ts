@@ -1,5 +1,5 @@
 /** The pull-through flags of `2dfs serve` (`--upstream`, `--upstream-user`, `--upstream-ca`, `--tag-ttl`, `--cache-max`) as options. */
-import { readFileSync } from "node:fs";
+import { CaFileError, chosenCaFile, readCaFile } from "../util/ca-bundle.ts";
 import { UpstreamOptionsError, parseSize, parseTtlSeconds, parseUpstreamSpec } from "../registry/upstream/options.ts";
 import type { UpstreamOptions } from "../registry/upstream/upstream.ts";
 import { UsageError } from "./errors.ts";
@@ -39,15 +39,12 @@ export function toUpstreamOptions(flags: UpstreamFlags): UpstreamOptions | undef
 
 /** The CA file's PEM text (`--upstream-ca`, else $TDFS_CA_CERT), read once at start; a bad file stops `serve` with one line. */
 function readCa(flag: string | undefined): string | undefined {
-  const file = flag ?? process.env.TDFS_CA_CERT;
-  if (!file) return undefined;
-  const from = flag ? "--upstream-ca" : "TDFS_CA_CERT";
-  let pem: string;
+  const chosen = chosenCaFile(flag, "--upstream-ca");
+  if (!chosen) return undefined;
   try {
-    pem = readFileSync(file, "utf8");
+    return readCaFile(chosen);
   } catch (e) {
-    throw new UpstreamOptionsError(`cannot read the CA certificate ${file} (from ${from}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if (e instanceof CaFileError) throw new UpstreamOptionsError(e.message);
+    throw e;
   }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UpstreamOptionsError(`${file} (from ${from}) holds no PEM certificate`);
-  return pem;
 }

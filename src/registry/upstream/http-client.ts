@@ -3,6 +3,7 @@
  * auth or the bearer token flow (`WWW-Authenticate: Bearer realm=...`). Written here because
  * src/registry must not import src/client.
  */
+import { caBundleWith } from "../../util/ca-bundle.ts";
 import type { Credentials } from "./credentials.ts";
 
 /** Thrown when the upstream cannot be reached (refused, reset, timed out, DNS). */
@@ -22,14 +23,14 @@ const HEADERS_TIMEOUT_MS = 15_000;
 
 /**
  * Creates a client for the registry at `url`. `caPem`: a private CA (PEM) trusted beside the
- * default roots for an HTTPS upstream (fetch's `tls.ca` replaces the defaults, so they are passed too).
+ * default roots (and $SSL_CERT_FILE's) for an HTTPS upstream, as `pull` and `push` trust theirs.
  */
 export function createUpstreamClient(url: string, credentials: Credentials | undefined, caPem?: string): UpstreamClient {
   // Authorization header per repository (tokens are scoped to one repository's pull).
   const authorizations = new Map<string, string>();
   const basic = credentials && `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
 
-  const tls = caPem === undefined ? undefined : { ca: [...(require("node:tls") as typeof import("node:tls")).rootCertificates, caPem] };
+  const tls = caPem === undefined ? undefined : { ca: caBundleWith(caPem) };
   const send = async (method: string, target: string, headers: Record<string, string>): Promise<Response> => {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), HEADERS_TIMEOUT_MS);
