@@ -5,7 +5,9 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { blobDataPath } from "../../src/registry/storage/paths.ts";
-import { sha256 } from "./helpers.ts";
+import type { StorageDriver } from "../../src/registry/driver/driver.ts";
+import { createMemoryDriver } from "../../src/registry/driver/memory.ts";
+import { createTestClient, sha256 } from "./helpers.ts";
 import { grid, pushNative } from "./partition-fixtures.ts";
 import { ACCEPT_ALL, createEdge, startOrigin } from "./upstream-support.ts";
 
@@ -95,6 +97,51 @@ describe("serve --upstream (pull-through edge)", () => {
     expect(sha256(Buffer.concat(rest))).toBe(digest);
     for (const body of await Promise.all(others)) expect(sha256(body)).toBe(digest);
     expect(o.count("GET", `/blobs/${digest}`)).toBe(1);
+  });
+
+  test("on a store whose appends are costly (appendBatchBytes, as S3's) a fetched blob is appended in batches; elsewhere piece by piece", async () => {
+    const o = origin();
+    const big = seeded(5 << 20, 9);
+    const digest = await o.client.pushBlob("m/batched", big);
+    // The origin sends the body in 64 KiB pieces.
+    o.hooks.set(`/v2/m/batched/blobs/${digest}`, (res) => {
+      const reader = res.body!.getReader();
+      let left = new Uint8Array(0);
+      return new Response(
+        new ReadableStream({
+          async pull(c) {
+            if (left.byteLength === 0) {
+              const { done, value } = await reader.read();
+              if (done) return c.close();
+              left = value;
+            }
+            c.enqueue(left.subarray(0, 64 << 10));
+            left = left.subarray(64 << 10);
+          },
+        }),
+        { headers: res.headers },
+      );
+    });
+    const appendsWith = async (appendBatchBytes: number | undefined) => {
+      const memory = createMemoryDriver();
+      let appends = 0;
+      const driver: StorageDriver = {
+        ...memory,
+        appendBatchBytes,
+        append(path, data) {
+          if (path.startsWith("_upstream/tmp/")) appends++;
+          return memory.append(path, data);
+        },
+      };
+      const edge = createTestClient({ driver, upstream: { targets: [{ prefix: "", url: o.url }] } });
+      const res = await edge.req("GET", `/v2/m/batched/blobs/${digest}`);
+      expect(res.status).toBe(200);
+      expect(sha256(await bytesOf(res))).toBe(digest);
+      return appends;
+    };
+    // 5 MiB in appends of at least 1 MiB each; unbatched, the pieces as they arrived (Bun merges some).
+    expect(await appendsWith(1 << 20)).toBeLessThanOrEqual(5);
+    expect(await appendsWith(undefined)).toBeGreaterThan(5);
   });
 
   test("a blob that fails verification breaks the client's transfer and nothing is kept", async () => {

@@ -24,6 +24,11 @@ export interface StorageDriver {
   write(path: string, bytes: Uint8Array): Promise<void>;
   /** Appends to a file (creating it) and returns its new size. */
   append(path: string, data: AppendSource): Promise<number>;
+  /**
+   * Set where each append is costly whatever its size (object storage: one object per append and
+   * a rewritten list): writers that stream in small pieces gather at least this many bytes per append.
+   */
+  readonly appendBatchBytes?: number;
   /** Cuts a file down to `size` bytes (drops a chunk half-written when a process died). */
   truncate(path: string, size: number): Promise<void>;
   /** Renames a file, replacing any file at `to`. */

@@ -220,6 +220,8 @@ export function createS3Driver(location: S3Location): S3Driver {
 
   const driver: S3Driver = {
     location,
+    // Each append is a segment object plus a rewritten segment list.
+    appendBatchBytes: PART_SIZE,
     async stat(path): Promise<ObjectStat | undefined> {
       const key = keyOf(path);
       const head = await headOf(key);

@@ -79,13 +79,27 @@ export function createBlobFetcher(deps: {
         declare(Number.isFinite(declared) ? declared : -1);
         const hasher = new Bun.CryptoHasher(parseDigest(digest).algorithm);
         await driver.write(run.temp, new Uint8Array(0));
+        // Body pieces are a few hundred KB; on a store where every append is an object (S3) they are
+        // gathered first, else a 1 GB blob became ~4,000 objects and a list rewritten as often.
+        const batch = driver.appendBatchBytes ?? 0;
+        let pending: Uint8Array[] = [];
+        let pendingBytes = 0;
+        const flush = async () => {
+          if (pendingBytes === 0) return;
+          await driver.append(run.temp, pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+          run.received += pendingBytes;
+          pending = [];
+          pendingBytes = 0;
+          notify();
+        };
         for await (const chunk of res.body!) {
           hasher.update(chunk);
-          await driver.append(run.temp, chunk);
-          run.received += chunk.byteLength;
           metrics.fromUpstream(chunk.byteLength);
-          notify();
+          pending.push(chunk);
+          pendingBytes += chunk.byteLength;
+          if (pendingBytes >= batch) await flush();
         }
+        await flush();
         const got = `${parseDigest(digest).algorithm}:${hasher.digest("hex")}`;
         if (got !== digest) throw new BlobFetchError(`upstream blob ${digest} failed verification: its content hashes to ${got}`);
         if (declared >= 0 && run.received !== declared) throw new BlobFetchError(`upstream blob ${digest} ended after ${run.received} of ${declared} bytes`);
