@@ -136,6 +136,9 @@ describeIfE2E("concurrent pulls into one store (e2e)", [], () => {
     const again = await run2dfs(["pull", `${image()}--0.0.0.0`, "-o", join(dir, "repair-2"), "--format", "oci", "--store", store, "--json"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`"downloaded"`);
+    // The "pulled" event always has a downloaded count: the broken layer is the one blob fetched again.
+    const pulled = again.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((e) => e.event === "pulled");
+    expect(pulled?.downloaded).toBe(1);
     expect(corruptBlobs(store)).toEqual([]);
     verifyLayout(join(dir, "repair-2"));
   });

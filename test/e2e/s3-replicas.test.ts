@@ -81,8 +81,13 @@ describeIfE2E("2dfs serve replicas on one S3 bucket (Ceph RGW, e2e)", ["docker",
     const res = await fetch(`http://${c.host}/v2/s3/model/blobs/${layer.digest}`, { redirect: "manual" });
     expect(res.status).toBe(307);
     expect(res.headers.get("location")!.startsWith(ceph.env.S3_ENDPOINT!)).toBe(true);
-    const direct = new Uint8Array(await (await fetch(res.headers.get("location")!, { headers: { Range: "bytes=0-9" } })).arrayBuffer());
+    const directRes = await fetch(res.headers.get("location")!, { headers: { Range: "bytes=0-9" } });
+    expect(directRes.status).toBe(206);
+    const direct = new Uint8Array(await directRes.arrayBuffer());
     expect(direct.byteLength).toBe(10);
+    // The store's bytes are the blob's: the first ten as B serves them itself.
+    const local = new Uint8Array(await (await fetch(`http://${b.host}/v2/s3/model/blobs/${layer.digest}`)).arrayBuffer());
+    expect([...direct]).toEqual([...local.subarray(0, 10)]);
   });
 
   test("--redirect without object storage is refused at start with one line", async () => {
