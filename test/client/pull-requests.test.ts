@@ -1,5 +1,6 @@
 /** Which requests a pull makes, and in what order, counted at a proxy in front of the distribution registry. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -120,7 +121,7 @@ describe("the requests of a pull", () => {
       const dir = join(work, "layer-fails");
       const error = await pullImage(`${proxy.host}/multi/img:mine--0.1.0.1`, { dir, store, client }).catch((e) => e);
       expect(String(error?.message)).toContain(wanted);
-      expect(await Bun.file(dir).exists()).toBe(false);
+      expect(existsSync(dir)).toBe(false); // Bun.file().exists() is false for any folder
       // Bun fails the test run on an unhandled rejection: give one the chance to surface.
       await Bun.sleep(50);
     } finally {
@@ -138,6 +139,6 @@ describe("the requests of a pull", () => {
     expect(error).toBeInstanceOf(RegistryUnreachableError);
     expect(error.message).toContain(`cannot reach the registry ${host} (connection refused)`);
     expect(performance.now() - started).toBeLessThan(5_000);
-    expect(await Bun.file(join(work, "refused")).exists()).toBe(false);
+    expect(existsSync(join(work, "refused"))).toBe(false);
   });
 });
