@@ -50,12 +50,11 @@ export function createNodeCompressor(kind: Exclude<Compression, "none">, level?:
  */
 function createMemberGzip(level: number): Transform {
   const { Transform: NodeTransform } = require("node:stream") as typeof import("node:stream");
-  const options: Bun.LibdeflateCompressionOptions = { level: level as Bun.LibdeflateCompressionOptions["level"], library: "libdeflate" };
   let members = 0;
   const member = (bytes: Uint8Array, done: (error?: Error | null, data?: Uint8Array) => void) => {
     try {
       members++;
-      done(null, Bun.gzipSync(bytes as Uint8Array<ArrayBuffer>, options));
+      done(null, gzipMember(bytes, level));
     } catch (error) {
       done(error as Error);
     }
@@ -65,6 +64,14 @@ function createMemberGzip(level: number): Transform {
     // A gzip stream has at least one member, even of nothing.
     flush: (done) => (members === 0 ? member(new Uint8Array(0), done) : done()),
   });
+}
+
+/**
+ * One gzip member of `bytes` through libdeflate (see createMemberGzip). Layer writers call it
+ * directly, once per 2 MiB tar chunk, so a thread that compresses never loads node:stream.
+ */
+export function gzipMember(bytes: Uint8Array, level = DEFAULT_LEVEL.gzip): Uint8Array {
+  return Bun.gzipSync(bytes as Uint8Array<ArrayBuffer>, { level: level as Bun.LibdeflateCompressionOptions["level"], library: "libdeflate" });
 }
 
 /** A function that decompresses a stream of `kind`; "none" returns the stream unchanged. */

@@ -9,11 +9,9 @@
  * inspect` can say why a layer is (not) compressed without a manifest annotation: annotations
  * would change every manifest, and copy tools drop layer annotations anyway.
  */
-import { readFileSync, statSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { LayoutStore } from "../content/layout-store.ts";
-import { atomicWrite } from "../content/layout-store.ts";
+import { replaceFileSync, type LayoutStore } from "../content/layout-store.ts";
 import type { Digest } from "../oci/digest.ts";
 import { isDigest } from "../oci/digest.ts";
 import { isObject } from "../oci/json.ts";
@@ -52,6 +50,7 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
   const dir = join(store.stateDir, "cache", "allotments");
   const tmpDir = join(store.stateDir, "tmp");
   const layersDir = join(store.stateDir, "cache", "layers");
+  let made: unknown;
   return {
     keyFor(files, compression) {
       const identity = files.map((f) => [f.dst, f.executable ? 1 : 0, f.src, f.statKey, f.linkTarget ?? null]);
@@ -74,13 +73,12 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
       if (statSync(store.blobPath(entry.digest), { throwIfNoEntry: false })?.size !== entry.size) return undefined;
       return entry;
     },
+    // Synchronous: a few hundred bytes each, where every asynchronous step (open, write, close,
+    // rename) was a round trip through Bun's fs threads on the thread that also runs layer jobs.
     async put(key, layer) {
-      await mkdir(dir, { recursive: true });
-      await atomicWrite(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir, false);
-      if (layer.auto) {
-        await mkdir(layersDir, { recursive: true });
-        await atomicWrite(join(layersDir, `${layer.digest.slice(7)}.json`), JSON.stringify({ auto: layer.auto }), tmpDir, false);
-      }
+      made ??= [mkdirSync(dir, { recursive: true }), mkdirSync(layersDir, { recursive: true })];
+      replaceFileSync(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir);
+      if (layer.auto) replaceFileSync(join(layersDir, `${layer.digest.slice(7)}.json`), JSON.stringify({ auto: layer.auto }), tmpDir);
     },
   };
 }

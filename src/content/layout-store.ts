@@ -257,15 +257,22 @@ function createIfAbsent(path: string, data: string, tmpDir: string): void {
 }
 
 /**
- * Writes a whole file through a temp file and a rename. `durable` flushes it first (for
- * index.json); a cache entry lost in a power cut is only a rebuild, so it skips the fsync.
+ * Replaces a small file whole through a temp file and a rename, synchronously and without an
+ * fsync: for cache entries, where one lost in a power cut is only work done again.
  */
-export async function atomicWrite(path: string, data: string | Uint8Array, tmpDir: string, durable = true): Promise<void> {
+export function replaceFileSync(path: string, data: string, tmpDir: string): void {
+  const tmp = join(tmpDir, `write-${process.pid}-${crypto.randomUUID()}`);
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** Writes a whole file durably (flushed before it is renamed into place): index.json. */
+async function atomicWrite(path: string, data: string | Uint8Array, tmpDir: string): Promise<void> {
   const tmp = join(tmpDir, `write-${process.pid}-${crypto.randomUUID()}`);
   const handle = await open(tmp, "w");
   try {
     await handle.writeFile(data);
-    if (durable) await handle.sync();
+    await handle.sync();
   } finally {
     await handle.close();
   }

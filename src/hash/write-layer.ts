@@ -4,7 +4,7 @@ import type { Transform } from "node:stream";
 import type { Digest } from "../oci/digest.ts";
 import type { TarEntry } from "../archive/tar-entries.ts";
 import { TAR_END, tarHeader, tarPadding } from "../archive/tar-header.ts";
-import { createNodeCompressor, type Compression } from "../archive/compress.ts";
+import { createNodeCompressor, gzipMember, type Compression } from "../archive/compress.ts";
 import { decideCompression } from "../archive/auto-compression.ts";
 import { createSha256, type HashEngine, type Sha256 } from "./sha256.ts";
 import { CHUNK_SIZE, checkSourceSize, releaseChunk, SourceChangedError, takeChunk } from "./read-chunks.ts";
@@ -116,7 +116,7 @@ interface LayerSink {
  */
 async function createLayerSink(out: FileHandle, compression: Compression, level: number | undefined, engine?: HashEngine): Promise<LayerSink> {
   const tarHash = await createSha256(engine);
-  const stored = compression === "none" ? null : await createStoredOutput(out, createNodeCompressor(compression, level), await createSha256(engine));
+  const stored = compression === "none" ? null : createStoredOutput(out, compression, level, await createSha256(engine));
   const buffers = [takeChunk(), takeChunk()];
   let which = 0;
   let buf = buffers[0]!;
@@ -183,25 +183,75 @@ interface StoredOutput {
   destroy(): void;
 }
 
-/** Compressor -> (hash, file): output is hashed in order as it appears and appended to the file by a write chain. */
-async function createStoredOutput(out: FileHandle, codec: Transform, hash: Sha256): Promise<StoredOutput> {
+/**
+ * Compressor -> (hash, file). gzip is one libdeflate member per tar chunk, compressed here, on
+ * this thread; zstd goes through node:zlib's streaming compressor.
+ */
+function createStoredOutput(out: FileHandle, compression: Exclude<Compression, "none">, level: number | undefined, hash: Sha256): StoredOutput {
+  const file = createAppendChain(out, hash);
+  if (compression !== "gzip") return createStreamedOutput(createNodeCompressor(compression, level), file);
+  let members = 0;
+  const member = (chunk: Uint8Array) => {
+    members++;
+    file.append(gzipMember(chunk, level));
+  };
+  return {
+    async write(chunk) {
+      member(chunk);
+      await file.drain(MAX_QUEUED_OUTPUT);
+    },
+    async end() {
+      // A gzip stream has at least one member, even of nothing.
+      if (members === 0) member(new Uint8Array(0));
+      return file.end();
+    },
+    destroy: () => {},
+  };
+}
+
+/** Output bytes hashed in order as they appear and appended to the file by a write chain. */
+interface AppendChain {
+  append(bytes: Uint8Array): void;
+  /** Waits for the writes when more than `maxQueued` bytes wait for the disk; rethrows a failed write. */
+  drain(maxQueued: number): Promise<void>;
+  fail(error: unknown): void;
+  end(): Promise<{ digest: Digest; size: number }>;
+}
+
+function createAppendChain(out: FileHandle, hash: Sha256): AppendChain {
   let size = 0;
   let queued = 0;
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
-  codec.on("data", (d: Buffer) => {
-    hash.update(d);
-    size += d.length;
-    queued += d.length;
-    chain = chain.then(() => writeAll(out, d)).then(() => void (queued -= d.length));
-    chain.catch((e) => (failure ??= e));
-  });
-  codec.on("error", (e) => (failure ??= e));
+  return {
+    append(bytes) {
+      hash.update(bytes);
+      size += bytes.length;
+      queued += bytes.length;
+      chain = chain.then(() => writeAll(out, bytes)).then(() => void (queued -= bytes.length));
+      chain.catch((e) => (failure ??= e));
+    },
+    async drain(maxQueued) {
+      if (queued > maxQueued) await chain;
+      if (failure) throw failure;
+    },
+    fail: (e) => void (failure ??= e),
+    async end() {
+      await chain;
+      if (failure) throw failure;
+      return { digest: hash.digest(), size };
+    },
+  };
+}
+
+/** A node Transform (zstd) feeding the append chain. */
+function createStreamedOutput(codec: Transform, file: AppendChain): StoredOutput {
+  codec.on("data", (d: Buffer) => file.append(d));
+  codec.on("error", (e) => file.fail(e));
   return {
     async write(chunk) {
       await new Promise<void>((resolve, reject) => codec.write(chunk, (err) => (err ? reject(err) : resolve())));
-      if (queued > MAX_QUEUED_OUTPUT) await chain;
-      if (failure) throw failure;
+      await file.drain(MAX_QUEUED_OUTPUT);
     },
     async end() {
       await new Promise<void>((resolve, reject) => {
@@ -209,9 +259,7 @@ async function createStoredOutput(out: FileHandle, codec: Transform, hash: Sha25
         codec.once("error", reject);
         codec.end();
       });
-      await chain;
-      if (failure) throw failure;
-      return { digest: hash.digest(), size };
+      return file.end();
     },
     destroy: () => void codec.destroy(),
   };
