@@ -4,10 +4,7 @@
  * cache, so an unchanged source is never re-read), a stored symlink's target, plus the
  * compression asked for (with `auto`, its --min-saving: another threshold may decide otherwise).
  * A hit is trusted only when its blob is still in the store with the recorded size.
- *
- * Beside it, keyed by layer digest, what `auto` decided for each layer built here, so `image
- * inspect` can say why a layer is (not) compressed without a manifest annotation: annotations
- * would change every manifest, and copy tools drop layer annotations anyway.
+ * What `auto` decided is kept per image beside it (auto-decisions.ts).
  */
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -18,13 +15,15 @@ import { isObject } from "../oci/json.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import type { SourceFile } from "./sources.ts";
 import type { AutoDecision } from "../archive/auto-compression.ts";
+import { isAutoDecision } from "./auto-decisions.ts";
 
 /**
  * Bump when the layer bytes for the same inputs would change (tar writer, compression).
  * 2: symlinks stored as links. 3: `auto` decides by --min-saving and compresses at gzip's level.
  * 4: gzip through libdeflate, one member per 2 MiB of tar; `auto` at level 1 below 50% saving.
+ * 5: `auto` screens its sample with zstd (a decision near the threshold may differ).
  */
-const CACHE_VERSION = 4;
+const CACHE_VERSION = 5;
 
 /** A built allotment layer as the cache remembers it. */
 export interface CachedLayer {
@@ -49,7 +48,6 @@ export interface AllotmentCache {
 export function createAllotmentCache(store: LayoutStore): AllotmentCache {
   const dir = join(store.stateDir, "cache", "allotments");
   const tmpDir = join(store.stateDir, "tmp");
-  const layersDir = join(store.stateDir, "cache", "layers");
   let made: unknown;
   return {
     keyFor(files, compression) {
@@ -76,31 +74,10 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
     // Synchronous: a few hundred bytes each, where every asynchronous step (open, write, close,
     // rename) was a round trip through Bun's fs threads on the thread that also runs layer jobs.
     async put(key, layer) {
-      made ??= [mkdirSync(dir, { recursive: true }), mkdirSync(layersDir, { recursive: true })];
+      made ??= mkdirSync(dir, { recursive: true }) ?? true;
       replaceFileSync(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir);
-      if (layer.auto) replaceFileSync(join(layersDir, `${layer.digest.slice(7)}.json`), JSON.stringify({ auto: layer.auto }), tmpDir);
     },
   };
-}
-
-/** What `auto` decided for the layer `digest` when a build in this store wrote it, if one did. */
-export function readAutoDecision(store: LayoutStore, digest: Digest): AutoDecision | undefined {
-  try {
-    const entry: unknown = JSON.parse(readFileSync(join(store.stateDir, "cache", "layers", `${digest.slice(7)}.json`), "utf8"));
-    return isObject(entry) && isAutoDecision(entry.auto) ? entry.auto : undefined;
-  } catch {
-    return undefined; // never recorded (pulled, or built with a codec asked for) or damaged
-  }
-}
-
-function isAutoDecision(value: unknown): value is AutoDecision {
-  return (
-    isObject(value) &&
-    typeof value.sampleBytes === "number" &&
-    typeof value.sampleRatio === "number" &&
-    typeof value.minSaving === "number" &&
-    typeof value.compress === "boolean"
-  );
 }
 
 function isCachedLayer(value: unknown): value is CachedLayer {

@@ -16,6 +16,7 @@ import { layerCountWarning } from "../field/partition.ts";
 import { type LayerFile, planTarEntries } from "../archive/tar-entries.ts";
 import type { Compression } from "../archive/compress.ts";
 import { type AutoDecision, DEFAULT_MIN_SAVING } from "../archive/auto-compression.ts";
+import { type AutoDecisions, recordAutoDecisions } from "./auto-decisions.ts";
 import type { WorkerPool } from "../hash/pool.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import { Annotation, TDFS_FORMAT_VERSION } from "../oci/annotations.ts";
@@ -160,11 +161,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const getPool = () => (pool ??= typeof opts.pool === "function" ? opts.pool(misses) : opts.pool);
   let built = 0;
   let cached = 0;
+  const decisions: AutoDecisions = {};
   const layers = await runBounded(resolved, opts.jobs, async ({ spec, files }, i) => {
     const { key, hit } = lookups[i]!;
     const layer = hit ?? (await writeAllotmentLayer(opts.store, getPool(), opts.compression, minSaving, files));
     if (!hit) await cache.put(key, layer);
     hit ? cached++ : built++;
+    if (layer.auto) decisions[layer.digest] = layer.auto;
     emit({
       type: "allotment",
       row: spec.row,
@@ -190,6 +193,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const { manifestBytes, configBytes } = composed.platforms[i]!;
     await opts.store.putBlob(configBytes);
     const { digest, size } = await opts.store.putBlob(manifestBytes);
+    recordAutoDecisions(opts.store, digest, decisions);
     children.push({ mediaType: MediaType.ociManifest, digest, size, platform: platform.platform, ...childAnnotations(platform) });
   }
 

@@ -10,7 +10,7 @@ import { findReferenceFieldLayer, MAX_FIELD_BLOB_BYTES, parseReferenceField } fr
 import { listTarFiles } from "../archive/list-tar.ts";
 import { detectFileCompression, type Compression } from "../archive/compress.ts";
 import type { AutoDecision } from "../archive/auto-compression.ts";
-import { readAutoDecision } from "../builder/allotment-cache.ts";
+import { readAutoDecisions } from "../builder/auto-decisions.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import { UsageError } from "./errors.ts";
@@ -124,12 +124,13 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
   for (const platform of image.platforms) {
     const field = await readImageField(store, platform);
     const cells: (GridCell & CellCompression)[] = [];
+    const decisions = readAutoDecisions(store, platform.descriptor.digest);
     for (const cell of field.cells) {
       const path = store.blobPath(cell.digest);
       const files = await listTarFiles(path);
       const size = cell.size ?? (await store.blobSize(cell.digest)) ?? 0;
       const fileBytes = files.reduce((n, f) => n + f.size, 0);
-      const auto = readAutoDecision(store, cell.digest);
+      const auto = decisions[cell.digest];
       const compression = { compression: await detectFileCompression(path), storedRatio: fileBytes ? round4(size / fileBytes) : 1, ...(auto ? { auto } : {}) };
       cells.push({ row: cell.row, col: cell.col, digest: cell.digest, size, files, ...compression });
     }
@@ -160,7 +161,7 @@ function describeCompression(cells: (GridCell & CellCompression)[]): string {
   const lines = ["  compression (stored size as a share of the files' bytes; auto: the build's sample and threshold)"];
   for (const c of [...cells].sort((a, b) => a.row - b.row || a.col - b.col)) {
     const auto = c.auto
-      ? `  auto: sample deflates to ${pct(c.auto.sampleRatio)}, compressed when <= ${pct(1 - c.auto.minSaving)}${c.auto.level !== undefined ? `, at level ${c.auto.level}` : ""}`
+      ? `  auto: sample ${pct(c.auto.sampleRatio)} by ${c.auto.estimator}, compressed when <= ${pct(1 - c.auto.minSaving)}${c.auto.level !== undefined ? `, at level ${c.auto.level}` : ""}`
       : "";
     lines.push(`    ${`${c.row}.${c.col}`.padEnd(7)} ${c.compression.padEnd(4)} ${pct(c.storedRatio).padStart(6)}${auto}`);
   }

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { decide, decideCompression, DEFAULT_MIN_SAVING, SAMPLE_SLICE, SAMPLE_SLICES, sampleRanges } from "../../src/archive/auto-compression.ts";
+import { decide, decideCompression, DEFAULT_MIN_SAVING, judgeSample, SAMPLE_SLICE, SAMPLE_SLICES, sampleRanges, SCREEN_ABOVE, SCREEN_BELOW } from "../../src/archive/auto-compression.ts";
+import { deflateRatio, zstdRatio } from "../../src/archive/compress.ts";
 import type { TarEntry } from "../../src/archive/tar-entries.ts";
 import { makeTempDir } from "../support/temp.ts";
 
@@ -54,12 +55,22 @@ function modelEntry(name: string): TarEntry {
 
 const MiB = 1 << 20;
 
+/** The sample decideCompression takes of one file: its slices, joined. */
+async function sampleOf(path: string): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await Bun.file(path).arrayBuffer());
+  const parts = sampleRanges(bytes.length).map(([at, len]) => bytes.subarray(at, at + len));
+  const sample = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (sample.set(p, at), at + p.length), 0);
+  return sample;
+}
+
 describe("decideCompression on weights and on data that compresses", () => {
   test("float32 weights stay uncompressed", async () => {
     const d = await decideCompression([await fileEntry("f32.bin", new Uint8Array(weights(MiB / 4, 1).buffer))]);
     expect(d.compress).toBe(false);
     expect(d.sampleRatio).toBeGreaterThan(0.85);
     expect(d.sampleBytes).toBe(SAMPLE_SLICES * SAMPLE_SLICE);
+    expect(d.estimator).toBe("zstd-1"); // far below the line: the quick screen settles it
   });
 
   test("float16 weights stay uncompressed", async () => {
@@ -84,24 +95,31 @@ describe("decideCompression on weights and on data that compresses", () => {
     const lines = Array.from({ length: 60_000 }, () => `${words[Math.floor(next() * 12)]}.${words[Math.floor(next() * 12)]} = ${Math.floor(next() * 1e5)}\n`);
     const text = await decideCompression([await fileEntry("text.txt", new TextEncoder().encode(lines.join("")))]);
     expect(text.compress).toBe(true);
-    expect(text.sampleRatio).toBeLessThan(0.5);
+    expect(text.sampleRatio).toBeLessThan(0.45);
+    // Far above the line: the quick screen settles these too, at gzip's level.
+    expect([zeros.estimator, zeros.level, text.estimator, text.level]).toEqual(["zstd-1", 6, "zstd-1", 6]);
   });
 
-  test("real TF.js weights: a dense float32 model stays uncompressed, a sparse float16 one is compressed", async () => {
+  test("real TF.js weights: dense float32 and quantized models stay uncompressed, a sparse one is compressed", async () => {
     const dense = await decideCompression([modelEntry("age.bin")]);
     expect(dense.compress).toBe(false);
     expect(dense.sampleRatio).toBeGreaterThan(0.9);
+    // Quantized: its sample saves about a quarter, real but below the default line.
+    const quantized = await decideCompression([modelEntry("handtrack.bin")]);
+    expect(quantized.compress).toBe(false);
+    expect(1 - quantized.sampleRatio).toBeGreaterThan(0.15);
+    expect((await decideCompression([modelEntry("handtrack.bin")], 0.2)).compress).toBe(true);
     const sparse = await decideCompression([modelEntry("handlandmark-sparse.bin")]);
     expect(sparse.compress).toBe(true);
     expect(sparse.sampleRatio).toBeLessThan(0.3);
   });
 
   test("the threshold decides, and an allotment that does not even shrink is never compressed", async () => {
-    const entry = modelEntry("blazepose-detector.bin"); // a real model whose sample saves about half
-    const d = await decideCompression([entry]);
+    const entry = modelEntry("blazepose-detector.bin"); // a real quantized model whose sample saves about half
+    const d = await decideCompression([entry], 0.2);
     expect(d.compress).toBe(true);
     expect((await decideCompression([entry], 0.6)).compress).toBe(false);
-    expect((await decideCompression([entry], 0.6)).sampleRatio).toBe(d.sampleRatio);
+    expect((await decideCompression([entry], 0.6)).sampleRatio).toBe(d.sampleRatio); // both measured by deflate
     expect(decide(100, 0.8, 0.2).compress).toBe(true);
     expect(decide(100, 0.8001, 0.2).compress).toBe(false);
     expect(decide(100, 1.02, 0).compress).toBe(false);
@@ -109,11 +127,45 @@ describe("decideCompression on weights and on data that compresses", () => {
   });
 
   test("the level follows the predicted saving: level 1 below half (weights), gzip's default from half up (text, zeros)", () => {
-    expect(decide(100, 0.75, 0.2)).toEqual({ sampleBytes: 100, sampleRatio: 0.75, minSaving: 0.2, compress: true, level: 1 });
+    expect(decide(100, 0.75, 0.2)).toEqual({ sampleBytes: 100, sampleRatio: 0.75, estimator: "deflate-6", minSaving: 0.2, compress: true, level: 1 });
     expect(decide(100, 0.5001, 0.2).level).toBe(1);
     expect(decide(100, 0.5, 0.2).level).toBe(6);
     expect(decide(100, 0.05, 0.2).level).toBe(6);
-    expect(decide(100, 0.9, 0.2)).toEqual({ sampleBytes: 100, sampleRatio: 0.9, minSaving: 0.2, compress: false });
+    expect(decide(100, 0.9, 0.2)).toEqual({ sampleBytes: 100, sampleRatio: 0.9, estimator: "deflate-6", minSaving: 0.2, compress: false });
+  });
+
+  test("judgeSample: zstd alone decides only far from the line (SCREEN_BELOW under it, SCREEN_ABOVE over it); near it, deflate measures", async () => {
+    const sample = await sampleOf(modelEntry("handtrack.bin").src!);
+    const quick = 1 - zstdRatio(sample);
+    const exact = 1 - deflateRatio(sample);
+    const bp = (x: number) => Math.round(x * 10_000) / 10_000;
+    expect(quick).toBeGreaterThan(0.1); // a real quantized model (about a quarter): the screen sees the saving too
+    expect(quick).toBeLessThan(0.4);
+    expect(judgeSample(sample, quick + SCREEN_BELOW + 0.01)).toMatchObject({ estimator: "zstd-1", compress: false, sampleRatio: bp(1 - quick) });
+    expect(judgeSample(sample, quick + SCREEN_BELOW - 0.01)).toMatchObject({ estimator: "deflate-6", compress: false, sampleRatio: bp(1 - exact) });
+    expect(judgeSample(sample, 0.1)).toMatchObject({ estimator: "deflate-6", compress: true, level: 1 });
+    // Text: far above both the line and the level-6 band.
+    const text = new TextEncoder().encode(Array.from({ length: 4000 }, (_, i) => `"layer_${i % 97}": {"shape": [${i % 13}, 3], "dtype": "float32"},\n`).join(""));
+    const textSaving = 1 - zstdRatio(text);
+    expect(textSaving).toBeGreaterThan(0.5 + SCREEN_ABOVE);
+    expect(judgeSample(text, 0.2)).toMatchObject({ estimator: "zstd-1", compress: true, level: 6 });
+    expect(judgeSample(text, textSaving - SCREEN_ABOVE + 0.01)).toMatchObject({ estimator: "deflate-6" });
+  });
+
+  test("the screen never changes a decision or a level on the real model set: deflate alone decides the same at 20% and at the default", async () => {
+    const names = (await Array.fromAsync(new Bun.Glob("*.bin").scan(MODELS))).sort();
+    expect(names.length).toBeGreaterThan(30);
+    let screened = 0;
+    for (const name of names) {
+      const sample = await sampleOf(join(MODELS, name));
+      for (const minSaving of [0.2, DEFAULT_MIN_SAVING]) {
+        const judged = judgeSample(sample, minSaving);
+        if (judged.estimator === "zstd-1") screened++;
+        const exact = decide(sample.length, deflateRatio(sample), minSaving);
+        expect([name, minSaving, judged.compress, judged.level]).toEqual([name, minSaving, exact.compress, exact.level]);
+      }
+    }
+    expect(screened).toBeGreaterThan(names.length); // most models are settled by zstd at both thresholds
   });
 
   test("the sample is a fixed function of the contents: one file or the same bytes split over three give the same decision", async () => {

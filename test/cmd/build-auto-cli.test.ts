@@ -29,13 +29,13 @@ describe("2dfs build --compression auto", () => {
   test("--json events carry the decision and the sample's ratio; image inspect shows both", async () => {
     const { code, allotments } = await build(["--json"]);
     expect(code).toBe(0);
-    expect(allotments.map((a) => [a.compression, a.auto.compress, a.auto.minSaving])).toEqual([["none", false, 0.2], ["gzip", true, 0.2]]);
+    expect(allotments.map((a) => [a.compression, a.auto.compress, a.auto.minSaving])).toEqual([["none", false, 0.55], ["gzip", true, 0.55]]);
     expect(allotments[1]!.auto.sampleRatio).toBeLessThan(0.1);
 
     const text = await run2dfs(["image", "inspect", "auto:v1", "--store", store()]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/0\.0\s+none\s+10\d\.\d%\s+auto: sample deflates to 10\d\.\d%, compressed when <= 80\.0%/);
-    expect(text.stdout).toMatch(/0\.1\s+gzip\s+\d\.\d%\s+auto: sample deflates to \d\.\d%, compressed when <= 80\.0%/);
+    expect(text.stdout).toMatch(/0\.0\s+none\s+10\d\.\d%\s+auto: sample 10\d\.\d% by zstd-1, compressed when <= 45\.0%/);
+    expect(text.stdout).toMatch(/0\.1\s+gzip\s+\d\.\d%\s+auto: sample \d\.\d% by zstd-1, compressed when <= 45\.0%, at level 6/);
 
     const json = JSON.parse((await run2dfs(["image", "inspect", "auto:v1", "--store", store(), "--json"])).stdout);
     const [noise, txt] = json.platforms[0].field.sort((a: { col: number }, b: { col: number }) => a.col - b.col);
@@ -44,7 +44,7 @@ describe("2dfs build --compression auto", () => {
     expect(txt.storedRatio).toBeCloseTo(allotments[1]!.size / 240_000, 3);
   });
 
-  test("--min-saving 100 stores everything uncompressed and is not served the layer built under 20", async () => {
+  test("--min-saving 100 stores everything uncompressed and is not served the layer built under the default", async () => {
     const { code, allotments } = await build(["--json", "--min-saving", "100"]);
     expect(code).toBe(0);
     expect(allotments.map((a) => [a.col, a.status, a.compression, a.auto.minSaving])).toEqual([[0, "built", "none", 1], [1, "built", "none", 1]]);

@@ -1,0 +1,53 @@
+/**
+ * What `--compression auto` decided for each layer of an image built in this store, so `image
+ * inspect` can say why a layer is (not) compressed without a manifest annotation: annotations
+ * would change every manifest, and copy tools drop layer annotations anyway.
+ *
+ * One file per platform manifest built (`.2dfs/cache/auto/<manifest hex>.json`, layer digest ->
+ * decision), not one per layer: creating a file is the dearest part of recording (ext4 inode
+ * allocation), and one per layer made `auto` cost 41 more of them on the model set of
+ * bench/build.ts than `gzip` or `none`.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AutoDecision } from "../archive/auto-compression.ts";
+import { replaceFileSync, type LayoutStore } from "../content/layout-store.ts";
+import type { Digest } from "../oci/digest.ts";
+import { isObject } from "../oci/json.ts";
+
+/** Layer digest -> what `auto` decided for it. */
+export type AutoDecisions = Record<Digest, AutoDecision>;
+
+const decisionsPath = (store: LayoutStore, manifest: Digest) => join(store.stateDir, "cache", "auto", `${manifest.slice(7)}.json`);
+
+/** Records the decisions behind the manifest `manifest`; a manifest already recorded is left as it is (same manifest, same layers). */
+export function recordAutoDecisions(store: LayoutStore, manifest: Digest, decisions: AutoDecisions): void {
+  if (Object.keys(decisions).length === 0) return;
+  const path = decisionsPath(store, manifest);
+  if (existsSync(path)) return;
+  mkdirSync(join(store.stateDir, "cache", "auto"), { recursive: true });
+  replaceFileSync(path, JSON.stringify(decisions), join(store.stateDir, "tmp"));
+}
+
+/** The decisions recorded for `manifest`: empty when it was pulled, built with a codec asked for, or the record is damaged. */
+export function readAutoDecisions(store: LayoutStore, manifest: Digest): AutoDecisions {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(readFileSync(decisionsPath(store, manifest), "utf8"));
+  } catch {
+    return {};
+  }
+  if (!isObject(entry)) return {};
+  return Object.fromEntries(Object.entries(entry).filter(([, d]) => isAutoDecision(d))) as AutoDecisions;
+}
+
+export function isAutoDecision(value: unknown): value is AutoDecision {
+  return (
+    isObject(value) &&
+    typeof value.sampleBytes === "number" &&
+    typeof value.sampleRatio === "number" &&
+    (value.estimator === "zstd-1" || value.estimator === "deflate-6") &&
+    typeof value.minSaving === "number" &&
+    typeof value.compress === "boolean"
+  );
+}

@@ -1,0 +1,50 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { decide } from "../../src/archive/auto-compression.ts";
+import { readAutoDecisions, recordAutoDecisions } from "../../src/builder/auto-decisions.ts";
+import { createLayoutStore } from "../../src/content/layout-store.ts";
+import { sha256Bytes } from "../../src/hash/sha256.ts";
+import { makeTempDir } from "../support/temp.ts";
+
+const { dir, cleanup } = await makeTempDir();
+afterAll(cleanup);
+
+const layerA = sha256Bytes("a");
+const layerB = sha256Bytes("b");
+const manifest = sha256Bytes("manifest");
+
+describe("auto decisions, one record per manifest", () => {
+  test("what is recorded for a manifest is read back per layer; other manifests have none", async () => {
+    const store = await createLayoutStore(join(dir, "s1"));
+    const kept = decide(65536, 0.93, 0.55, "zstd-1");
+    const gzipped = decide(65536, 0.2, 0.55);
+    recordAutoDecisions(store, manifest, { [layerA]: kept, [layerB]: gzipped });
+    expect(readAutoDecisions(store, manifest)).toEqual({ [layerA]: kept, [layerB]: gzipped });
+    expect(readAutoDecisions(store, sha256Bytes("other"))).toEqual({});
+    // One file for the whole image, and the temp file is gone.
+    expect(readdirSync(join(store.stateDir, "cache", "auto"))).toEqual([`${manifest.slice(7)}.json`]);
+    expect(readdirSync(join(store.stateDir, "tmp"))).toEqual([]);
+  });
+
+  test("nothing to record writes nothing, and a manifest already recorded is kept", async () => {
+    const store = await createLayoutStore(join(dir, "s2"));
+    recordAutoDecisions(store, manifest, {});
+    expect(readAutoDecisions(store, manifest)).toEqual({});
+    const first = decide(65536, 0.3, 0.55);
+    recordAutoDecisions(store, manifest, { [layerA]: first });
+    recordAutoDecisions(store, manifest, { [layerA]: decide(65536, 0.31, 0.2) });
+    expect(readAutoDecisions(store, manifest)).toEqual({ [layerA]: first });
+  });
+
+  test("a damaged record reads as none, and malformed entries are dropped", async () => {
+    const store = await createLayoutStore(join(dir, "s3"));
+    const path = join(store.stateDir, "cache", "auto", `${manifest.slice(7)}.json`);
+    recordAutoDecisions(store, manifest, { [layerA]: decide(65536, 0.3, 0.55) });
+    writeFileSync(path, "{ not json");
+    expect(readAutoDecisions(store, manifest)).toEqual({});
+    const good = decide(65536, 0.3, 0.55);
+    writeFileSync(path, JSON.stringify({ [layerA]: good, [layerB]: { sampleRatio: "low" } }));
+    expect(readAutoDecisions(store, manifest)).toEqual({ [layerA]: good });
+  });
+});
