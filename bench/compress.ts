@@ -4,8 +4,8 @@
  */
 import zlib from "node:zlib";
 import { gzipSync as fflateGzip } from "fflate";
-import { createCompressor, deflateRatio } from "../src/archive/compress.ts";
-import { DEFAULT_MIN_SAVING, SAMPLE_SLICE, SAMPLE_SLICES } from "../src/archive/auto-compression.ts";
+import { createCompressor, deflateRatio, zstdRatio } from "../src/archive/compress.ts";
+import { DEFAULT_MIN_SAVING, judgeSample, SAMPLE_SLICE, SAMPLE_SLICES } from "../src/archive/auto-compression.ts";
 import { bestOf, mbps, printTable, writeResults } from "./lib/table.ts";
 
 // 32 MiB per input keeps the whole bench (fflate is slow) under a minute on 2 cores.
@@ -87,14 +87,30 @@ for (const codec of codecs) {
 }
 printTable(`Compression, ${SIZE >> 20} MiB inputs, one thread, best of ${RUNS} (ratio = output/input)`, rows);
 
-// The `auto` probe: cost and prediction of deflateRatio on the sample a layer write takes.
+// The `auto` probe: cost and prediction of each estimator on the sample a layer write takes, and
+// what judgeSample (zstd first, deflate only near the line) decides and pays.
 const probeRows: Record<string, string | number>[] = [];
 const sample = SAMPLE_SLICES * SAMPLE_SLICE;
 for (const [label, data] of Object.entries(inputs)) {
   const bytes = data.subarray(0, sample);
-  let ratio = 1;
-  const s = await bestOf(5, () => (ratio = deflateRatio(bytes)));
-  probeRows.push({ input: label, "sample KiB": sample >> 10, "ms per probe": Math.round(s * 10000) / 10, "predicted ratio %": Math.round(ratio * 1000) / 10, compressed: String(1 - ratio >= DEFAULT_MIN_SAVING) });
+  let deflate = 1;
+  let zstd = 1;
+  let judged = judgeSample(bytes, DEFAULT_MIN_SAVING);
+  const d = await bestOf(5, () => (deflate = deflateRatio(bytes)));
+  const z = await bestOf(5, () => (zstd = zstdRatio(bytes)));
+  const j = await bestOf(5, () => (judged = judgeSample(bytes, DEFAULT_MIN_SAVING)));
+  const ms = (x: number) => Math.round(x * 10000) / 10;
+  probeRows.push({
+    input: label,
+    "sample KiB": sample >> 10,
+    "deflate-6 ms": ms(d),
+    "deflate-6 ratio %": Math.round(deflate * 1000) / 10,
+    "zstd-1 ms": ms(z),
+    "zstd-1 ratio %": Math.round(zstd * 1000) / 10,
+    "judged ms": ms(j),
+    "judged by": judged.estimator,
+    compressed: String(judged.compress),
+  });
 }
-printTable(`auto's probe (deflate level 6 on the sample; compressed when it saves >= ${DEFAULT_MIN_SAVING * 100}%)`, probeRows);
+printTable(`auto's probe on the sample (compressed when it saves >= ${Math.round(DEFAULT_MIN_SAVING * 100)}%; judgeSample runs deflate only near that line)`, probeRows);
 await writeResults("compress", { codecs: results, probe: probeRows });

@@ -15,11 +15,12 @@ export const SAMPLE_SLICE = 4 << 10;
 
 /**
  * The default `--min-saving`: compress only when the sample predicts at least 55% fewer bytes.
- * On the real models of bench/build.ts, float32 and float16 weights predict 3-12% and quantized
- * ones 22-53%; text, JSON, logs, sparse or zero-filled data 60-99%. Quantized weights do shrink,
- * but slowly: libdeflate saves 50-85 MB of them per CPU-second, less than a 1 Gbit/s link sends
- * in that second, and gzipping the 10 such models doubled the build (README, "--compression
- * auto"). So the line sits above quantized weights and below text; `--min-saving 20` takes them too.
+ * On the real models of bench/build.ts, float32 and float16 weights predict 3-15% and 9
+ * quantized ones 22-53%; text, JSON, logs, sparse or zero-filled data 59-99%. Quantized weights
+ * do shrink, but slowly: libdeflate at level 1 saves 34-93 MB of them per CPU-second, less than a
+ * 1 Gbit/s link sends in that second, and gzipping them made the build 1.7-2.3x `none` (README,
+ * "--compression auto"). So the line sits above quantized weights and below text;
+ * `--min-saving 20` takes them too.
  */
 export const DEFAULT_MIN_SAVING = 0.55;
 

@@ -117,9 +117,9 @@ export function deflateRatio(sample: Uint8Array): number {
 }
 
 /**
- * Compressed size / size of `sample` at zstd's fastest level: about ten times cheaper than
- * deflateRatio on a 64 KiB sample (2.6 vs 29 ms for the 41 models of bench/build.ts), and
- * within a few points of it (auto-compression.ts, SCREEN_BELOW and SCREEN_ABOVE).
+ * Compressed size / size of `sample` at zstd level 1: 5-10x cheaper than deflateRatio on a
+ * 64 KiB sample (bench/compress.ts: 0.1 vs 0.5-0.8 ms; the 41 models of bench/build.ts: 2.6 vs
+ * 29 ms), and within a few points of it (auto-compression.ts, SCREEN_BELOW and SCREEN_ABOVE).
  */
 export function zstdRatio(sample: Uint8Array): number {
   if (sample.length === 0) return 1;
