@@ -48,7 +48,7 @@ export interface AllotmentCache {
 export function createAllotmentCache(store: LayoutStore): AllotmentCache {
   const dir = join(store.stateDir, "cache", "allotments");
   const tmpDir = join(store.stateDir, "tmp");
-  let made: unknown;
+  let dirMade = false;
   return {
     keyFor(files, compression) {
       const identity = files.map((f) => [f.dst, f.executable ? 1 : 0, f.src, f.statKey, f.linkTarget ?? null]);
@@ -74,7 +74,10 @@ export function createAllotmentCache(store: LayoutStore): AllotmentCache {
     // Synchronous: a few hundred bytes each, where every asynchronous step (open, write, close,
     // rename) was a round trip through Bun's fs threads on the thread that also runs layer jobs.
     async put(key, layer) {
-      made ??= mkdirSync(dir, { recursive: true }) ?? true;
+      if (!dirMade) {
+        mkdirSync(dir, { recursive: true });
+        dirMade = true;
+      }
       replaceFileSync(join(dir, `${key}.json`), JSON.stringify(layer), tmpDir);
     },
   };

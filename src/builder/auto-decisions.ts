@@ -8,8 +8,8 @@
  * allocation), and one per layer made `auto` cost 41 more of them on the model set of
  * bench/build.ts than `gzip` or `none`.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { AutoDecision } from "../archive/auto-compression.ts";
 import { replaceFileSync, type LayoutStore } from "../content/layout-store.ts";
 import type { Digest } from "../oci/digest.ts";
@@ -20,20 +20,33 @@ export type AutoDecisions = Record<Digest, AutoDecision>;
 
 const decisionsPath = (store: LayoutStore, manifest: Digest) => join(store.stateDir, "cache", "auto", `${manifest.slice(7)}.json`);
 
-/** Records the decisions behind the manifest `manifest`; a manifest already recorded is left as it is (same manifest, same layers). */
+/**
+ * Records the decisions behind the manifest `manifest` (the last build that made it wins: another
+ * --min-saving can decide the same); a record that already says so is not written again, so a
+ * rebuild with nothing to do creates no file.
+ */
 export function recordAutoDecisions(store: LayoutStore, manifest: Digest, decisions: AutoDecisions): void {
   if (Object.keys(decisions).length === 0) return;
   const path = decisionsPath(store, manifest);
-  if (existsSync(path)) return;
-  mkdirSync(join(store.stateDir, "cache", "auto"), { recursive: true });
-  replaceFileSync(path, JSON.stringify(decisions), join(store.stateDir, "tmp"));
+  const text = JSON.stringify(decisions);
+  if (readIfPresent(path) === text) return;
+  mkdirSync(dirname(path), { recursive: true });
+  replaceFileSync(path, text, join(store.stateDir, "tmp"));
+}
+
+function readIfPresent(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** The decisions recorded for `manifest`: empty when it was pulled, built with a codec asked for, or the record is damaged. */
 export function readAutoDecisions(store: LayoutStore, manifest: Digest): AutoDecisions {
   let entry: unknown;
   try {
-    entry = JSON.parse(readFileSync(decisionsPath(store, manifest), "utf8"));
+    entry = JSON.parse(readIfPresent(decisionsPath(store, manifest)) ?? "{}");
   } catch {
     return {};
   }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decide } from "../../src/archive/auto-compression.ts";
 import { readAutoDecisions, recordAutoDecisions } from "../../src/builder/auto-decisions.ts";
@@ -27,14 +27,19 @@ describe("auto decisions, one record per manifest", () => {
     expect(readdirSync(join(store.stateDir, "tmp"))).toEqual([]);
   });
 
-  test("nothing to record writes nothing, and a manifest already recorded is kept", async () => {
+  test("nothing to record writes nothing; the same record is not rewritten; a new one replaces it", async () => {
     const store = await createLayoutStore(join(dir, "s2"));
     recordAutoDecisions(store, manifest, {});
-    expect(readAutoDecisions(store, manifest)).toEqual({});
+    expect(existsSync(join(store.stateDir, "cache", "auto"))).toBe(false);
     const first = decide(65536, 0.3, 0.55);
     recordAutoDecisions(store, manifest, { [layerA]: first });
-    recordAutoDecisions(store, manifest, { [layerA]: decide(65536, 0.31, 0.2) });
-    expect(readAutoDecisions(store, manifest)).toEqual({ [layerA]: first });
+    const path = join(store.stateDir, "cache", "auto", `${manifest.slice(7)}.json`);
+    const inode = statSync(path).ino;
+    recordAutoDecisions(store, manifest, { [layerA]: first });
+    expect(statSync(path).ino).toBe(inode); // a no-op rebuild creates no file
+    const later = decide(65536, 0.3, 0.2);
+    recordAutoDecisions(store, manifest, { [layerA]: later });
+    expect(readAutoDecisions(store, manifest)).toEqual({ [layerA]: later });
   });
 
   test("a damaged record reads as none, and malformed entries are dropped", async () => {
