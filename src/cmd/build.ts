@@ -4,6 +4,7 @@ import { buildImage, type BuildEvent } from "../builder/build-image.ts";
 import { createLayoutStore } from "../content/layout-store.ts";
 import { defaultStoreDir } from "../content/paths.ts";
 import { createWorkerPool, type WorkerPool } from "../hash/pool.ts";
+import { kernelCopyAvailable } from "../util/copy-file-range.ts";
 import { parsePlatformString } from "../oci/descriptor.ts";
 import { obtainBaseImage } from "./base-image.ts";
 import { UsageError } from "./errors.ts";
@@ -47,7 +48,11 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   // run on worker threads only, so this thread is always free to hand out the next job (a layer it
   // wrote itself held it for up to 30 ms per compressed chunk; bench/build.ts, real models: the
   // same build 0.175 -> 0.148 s uncompressed, 0.30 -> 0.21 s with auto compressing one layer).
-  const startPool = (misses: number) => (pool ??= createWorkerPool({ workers: Math.max(1, Math.min(jobs, misses)), inline: misses <= 1 }));
+  const startPool = (misses: number) => {
+    // Workers make the same C library choice but cannot write --debug lines: make it here first.
+    kernelCopyAvailable();
+    return (pool ??= createWorkerPool({ workers: Math.max(1, Math.min(jobs, misses)), inline: misses <= 1 }));
+  };
   const started = performance.now();
   let totalBytes = 0;
   let doneBytes = 0;
