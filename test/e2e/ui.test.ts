@@ -227,6 +227,40 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
     await page.close();
   }, 60_000);
 
+  test("a platform picked while the first one still loads wins: the late load neither draws nor resets the picker", async () => {
+    const index = await (await fetch(`http://${server.host}/v2/e2e/multi/manifests/v1`, { headers: { Accept: MediaType.ociIndex } })).json();
+    const amd64 = index.manifests.find((d: { platform?: { architecture: string } }) => d.platform?.architecture === "amd64").digest as string;
+    const page = await browser.newPage();
+    // Hold the default platform's manifest until the other platform is drawn.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = 0;
+    const isAmd64 = (url: string) => url.includes("/v2/e2e/multi/manifests/") && url.endsWith(amd64.slice(7)); // ":" may be escaped
+    await page.route((url) => isAmd64(url.href), async (route) => {
+      holding++;
+      await held;
+      await route.continue();
+    });
+    await page.goto(`http://${server.host}/#e2e/multi:v1`);
+    await page.locator("#platform-row:not([hidden])").waitFor();
+    await page.selectOption("#platform", "linux/arm64");
+    await page.locator("td.full").first().waitFor();
+    await drag(page, [1, 0], [1, 0]);
+    const command = `docker pull --platform linux/arm64 ${server.host}/e2e/multi:v1--1.0.1.0`;
+    expect(await page.textContent("#docker-cmd")).toBe(command);
+    // Let the held load finish. Before the fix it drew amd64's grid over arm64's, which
+    // cleared the selection under the user (and a drag in progress lost its cells).
+    expect(holding).toBe(1);
+    const late = page.waitForResponse((r) => isAmd64(r.url()));
+    release();
+    await late;
+    await page.waitForTimeout(300);
+    expect(await page.inputValue("#platform")).toBe("linux/arm64");
+    expect(await page.textContent("#sel-count")).toBe("1");
+    expect(await page.textContent("#docker-cmd")).toBe(command);
+    await page.close();
+  }, 60_000);
+
   test("a 1,000-allotment field renders and selects without lag", async () => {
     const page = await openField("e2e/big:v1");
     expect(await page.locator("td.full").count()).toBe(1000);

@@ -86,27 +86,36 @@ async function openFromHash(): Promise<void> {
   await openImage();
 }
 
+// Bumped by each openImage: a load that finds it changed was overtaken (another tag, or another
+// platform picked while the first one loaded) and must neither draw nor reset the picker.
+let openSeq = 0;
+
 async function openImage(): Promise<void> {
   const { name, tag } = state;
+  const seq = ++openSeq;
+  const overtaken = () => seq !== openSeq;
   $("image").hidden = false;
   $("image-h").textContent = `${name}:${tag}`;
   $("summary").textContent = "Loading…";
   $("grid-wrap").innerHTML = "";
   try {
     let fetched = await getManifest(name, tag);
+    if (overtaken()) return;
     state.platforms = fetched.kind === "index" ? fetched.index.manifests.filter((d) => d.platform && d.platform.os !== "unknown") : [];
     drawPlatforms();
     let manifest = await platformManifest(fetched);
     // The registry serves the plain tag of a reference-format field flattened; a registry that
     // serves the field blob as stored still answers the whole-field partition, which lists sizes.
-    if (findReferenceFieldLayer(manifest) >= 0) {
+    if (!overtaken() && findReferenceFieldLayer(manifest) >= 0) {
       fetched = await getManifest(name, `${tag}${WHOLE_FIELD_SUFFIX}`);
+      if (overtaken()) return;
       manifest = await platformManifest(fetched);
     }
     const config = await getConfig(name, manifest.config);
-    if (name !== state.name || tag !== state.tag) return; // another tag was chosen meanwhile
+    if (overtaken()) return;
     showView(toFieldView(manifest, config));
   } catch (e) {
+    if (overtaken()) return;
     $("summary").textContent = `Could not read ${name}:${tag}: ${(e as Error).message}`;
     state.view = undefined;
   }
