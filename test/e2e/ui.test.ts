@@ -228,8 +228,9 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
   }, 60_000);
 
   test("a platform picked while the first one still loads wins: the late load neither draws nor resets the picker", async () => {
-    const index = await (await fetch(`http://${server.host}/v2/e2e/multi/manifests/v1`, { headers: { Accept: MediaType.ociIndex } })).json();
-    const amd64 = index.manifests.find((d: { platform?: { architecture: string } }) => d.platform?.architecture === "amd64").digest as string;
+    const response = await fetch(`http://${server.host}/v2/e2e/multi/manifests/v1`, { headers: { Accept: MediaType.ociIndex } });
+    const index = (await response.json()) as { manifests: { digest: string; platform?: { architecture: string } }[] };
+    const amd64 = index.manifests.find((d) => d.platform?.architecture === "amd64")!.digest;
     const page = await browser.newPage();
     // Hold the default platform's manifest until the other platform is drawn.
     let release!: () => void;
