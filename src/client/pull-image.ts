@@ -18,7 +18,7 @@ import { sha256Bytes } from "../hash/sha256.ts";
 import { type ReceiveBody, downloadBlobToStore } from "./transport/blob-download.ts";
 import { createCachingSource } from "./transport/caching-source.ts";
 import { choosePlatform, pickManifest } from "./planning/choose-platform.ts";
-import { type ImagePlan, NotAFieldError, layersBeforeConfig, planImage } from "./planning/image-plan.ts";
+import { type ImagePlan, NotAFieldError, layerDiffIds, layersBeforeConfig, planImage } from "./planning/image-plan.ts";
 import { checkFinalLinks } from "./output/link-check.ts";
 import { writeOciLayout } from "./output/oci-layout-writer.ts";
 import { runBounded } from "../util/run-bounded.ts";
@@ -134,7 +134,11 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions)
     } else {
       const { createExtraction } = await extractor!;
       const extraction = createExtraction(staging, format);
-      const extract = (layer: Descriptor) => extraction.extractLayerFile(store.blobPath(layer.digest), `layer ${layer.digest}`);
+      const diffIds = layerDiffIds(plan);
+      const extract = (layer: Descriptor) => {
+        const diffId = diffIds.get(layer.digest);
+        return extraction.extractLayerFile(store.blobPath(layer.digest), `layer ${layer.digest}`, diffId ? { digest: layer.digest, diffId } : undefined);
+      };
       // 2dfs's builder never lets two allotments write one path, so a native field's files can be
       // extracted side by side (safe-extract.ts says why they cannot race). The reference builder
       // does not check that, and a root filesystem applies layers in order (whiteouts): those go

@@ -11,7 +11,7 @@ import { createRegistryClient, type RegistryClient } from "../../src/client/tran
 import { run2dfs } from "../support/cli.ts";
 import { pushCraftedImage } from "./support/crafted-images.ts";
 import { type RunningRegistry, startDistribution } from "./support/distribution.ts";
-import { type FakeEntry, makeTar } from "./support/layers.ts";
+import { type FakeEntry, makeTar, sha256 } from "./support/layers.ts";
 
 let registry: RunningRegistry;
 let client: RegistryClient;
@@ -165,7 +165,7 @@ describe("a link that leaves DIR only through other links is refused", () => {
   });
 });
 
-describe("a broken gzip layer is a clean error", () => {
+describe("a broken or lying compressed layer is a clean error", () => {
   let gz: Uint8Array;
   beforeAll(async () => {
     gz = new Uint8Array(gzipSync(await makeTar([{ name: "f.txt", content: "x".repeat(200_000) }, { name: "g.txt", content: "hello\n" }])));
@@ -208,6 +208,47 @@ describe("a broken gzip layer is a clean error", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(await readFile(join(c.out, "z.txt"), "utf8")).toBe("zstd\n");
+  });
+
+  test("a zstd layer cut at a frame boundary, between two tar entries, decodes cleanly and is refused by its diff_id", async () => {
+    // Two frames: the first holds only the first entry. Cut after it, the stream ends where a
+    // frame ends and the tar where an entry ends: zstd and the tar parser both see nothing wrong.
+    const first = await makeTar([{ name: "a.txt", content: "first\n" }]);
+    const whole = await makeTar([{ name: "a.txt", content: "first\n" }, { name: "b.txt", content: "second\n" }]);
+    const firstEntry = first.subarray(0, 1024); // header + one 512-byte block, no end-of-archive
+    expect(whole.subarray(0, 1024)).toEqual(firstEntry);
+    const cut = new Uint8Array(zstdCompressSync(firstEntry));
+    for (const format of ["files", "rootfs"] as const) {
+      const layer = { bytes: cut, zstd: true, diffId: sha256(whole) };
+      const repo = `zstd/cut-${format}`;
+      const digests = await pushCraftedImage(client, repo, "v1", format === "files" ? { allotments: [layer] } : { base: [layer] });
+      const c = await freshCase();
+      const result = await pull(`${repo}:v1`, c.out, "--format", format);
+      expectLayerError(result, (format === "files" ? digests.allotments : digests.base)[0]!, /zstd data decompresses to 1024 bytes .* not the diff_id .* \(cut short or altered\)/);
+      await expectUntouched(c);
+    }
+  });
+
+  test("a layer whose config names another diff_id is refused, compressed or not; the true one pulls", async () => {
+    const tar = await makeTar([{ name: "w.txt", content: "weights\n" }]);
+    const gz = new Uint8Array(gzipSync(tar));
+    const liar = sha256(new TextEncoder().encode("another tar"));
+    const gzipLie = await pushCraftedImage(client, "diffid/gzip", "v1", { allotments: [{ bytes: gz, gzip: true, diffId: liar }] });
+    let c = await freshCase();
+    expectLayerError(await pull("diffid/gzip:v1", c.out), gzipLie.allotments[0]!, new RegExp(`gzip data decompresses to ${tar.length} bytes with digest ${sha256(tar)}, not the diff_id ${liar}`));
+    await expectUntouched(c);
+    const plainLie = await pushCraftedImage(client, "diffid/plain", "v1", { allotments: [{ bytes: tar, diffId: liar }] });
+    c = await freshCase();
+    expectLayerError(await pull("diffid/plain:v1", c.out), plainLie.allotments[0]!, new RegExp(`names diff_id ${liar} for this uncompressed layer, which is its own diff_id`));
+    await expectUntouched(c);
+    const other = await makeTar([{ name: "v.txt", content: "vocab\n" }]);
+    await pushCraftedImage(client, "diffid/true", "v1", { allotments: [{ bytes: gz, gzip: true }, { bytes: other }] });
+    c = await freshCase();
+    const ok = await pull("diffid/true:v1", c.out);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(await readFile(join(c.out, "w.txt"), "utf8")).toBe("weights\n");
+    expect(await readFile(join(c.out, "v.txt"), "utf8")).toBe("vocab\n");
   });
 
   test("an enormous expansion ratio is refused before it fills the disk", async () => {

@@ -30,6 +30,8 @@ import { indexUncompressedTar } from "../../archive/tar-index.ts";
 import { parseTarStream, type TarStreamEntry } from "../../archive/tar-reader.ts";
 import { CorruptLayerError, UnsafeEntryError } from "../errors.ts";
 import { copyAll } from "../../util/copy-file-range.ts";
+import { createNativeSha256 } from "../../hash/sha256.ts";
+import type { Digest } from "../../oci/digest.ts";
 
 /** What a pull writes: allotment files, or a root filesystem (absolute links allowed, stored verbatim). */
 export type ExtractFormat = "files" | "rootfs";
@@ -48,10 +50,21 @@ export interface CreatedLink {
   origin: string;
 }
 
+/** What the image says a layer is: the blob's digest, and the digest of its uncompressed tar (the config's diff_id). */
+export interface LayerIdentity {
+  digest: Digest;
+  diffId: Digest;
+}
+
 /** Layers extracted into one root; `finish()` once every layer is in. */
 export interface Extraction {
-  /** Extracts one layer blob (compression detected from its first bytes). */
-  extractLayerFile(path: string, layerName: string): Promise<ExtractStats>;
+  /**
+   * Extracts one layer blob (compression detected from its first bytes). With `identity`, the
+   * tar is checked against its diff_id, as containerd does: a compressed layer's decompressed
+   * bytes are hashed on the way (a zstd stream cut at a frame boundary, or a tar cut between two
+   * entries, decodes without an error); an uncompressed one must be its own diff_id.
+   */
+  extractLayerFile(path: string, layerName: string, identity?: LayerIdentity): Promise<ExtractStats>;
   /** Extracts an uncompressed tar stream. */
   extractTarStream(stream: ReadableStream<Uint8Array>, layerName: string): Promise<ExtractStats>;
   /** Creates the links `files` format held back and returns every link created. */
@@ -79,12 +92,18 @@ export function createExtraction(root: string, format: ExtractFormat): Extractio
   const created: CreatedLink[] = [];
   const ctx: Ctx = { root: resolve(root), format, pending, created };
   return {
-    async extractLayerFile(path, layerName) {
+    async extractLayerFile(path, layerName, identity) {
       const compression = await detectFileCompression(path);
       return asLayerError(layerName, compression, async () => {
-        if (compression === "none") return extractIndexedTar(path, ctx, layerName);
+        if (compression === "none") {
+          if (identity && identity.diffId !== identity.digest) {
+            throw new CorruptLayerError(`the image config names diff_id ${identity.diffId} for this uncompressed layer, which is its own diff_id`);
+          }
+          return extractIndexedTar(path, ctx, layerName);
+        }
         const limit = expansionLimit(Bun.file(path).size);
-        const stream = limitExpansion(createDecompressor(compression)(Bun.file(path).stream()), limit, compression);
+        let stream = limitExpansion(createDecompressor(compression)(Bun.file(path).stream()), limit, compression);
+        if (identity) stream = checkDiffId(stream, identity.diffId, compression);
         return extractStream(stream, ctx, layerName);
       });
     },
@@ -144,6 +163,30 @@ function expansionLimit(compressedSize: number): { bytes: number; ratio: number 
   const env = process.env.TDFS_PULL_MAX_EXPANSION;
   const ratio = env !== undefined && env !== "" && Number.isFinite(Number(env)) ? Number(env) : EXPANSION_LIMIT;
   return { ratio, bytes: ratio <= 0 ? Number.POSITIVE_INFINITY : Math.max(EXPANSION_FLOOR, compressedSize * ratio) };
+}
+
+/**
+ * Passes decompressed bytes on, hashing them, and fails the stream at its end when they are not
+ * the tar `diffId` names: the tar parser reads to the end of its input, so the failure reaches it.
+ */
+function checkDiffId(stream: ReadableStream<Uint8Array>, diffId: Digest, compression: Compression): ReadableStream<Uint8Array> {
+  const hash = createNativeSha256();
+  let bytes = 0;
+  return stream.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      flush() {
+        const got = hash.digest();
+        if (got !== diffId) {
+          throw new CorruptLayerError(`${compression} data decompresses to ${bytes} bytes with digest ${got}, not the diff_id ${diffId} the image config names (cut short or altered)`);
+        }
+      },
+    }),
+  );
 }
 
 /** Passes decompressed bytes on until there are more than `limit`, then fails the stream. */

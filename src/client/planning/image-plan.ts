@@ -93,6 +93,18 @@ export async function planImage(
 }
 
 /**
+ * Each layer's diff_id (the digest of its uncompressed tar) as the plan's config names it, by
+ * layer digest. Empty when the config lists another number of diff_ids than the manifest layers
+ * (nothing can be paired then; such an image fails in Docker and containerd anyway).
+ */
+export function layerDiffIds(plan: Pick<ImagePlan, "manifest" | "config">): Map<Digest, Digest> {
+  const layers = plan.manifest.layers;
+  const diffIds = plan.config.rootfs.diff_ids;
+  if (layers.length !== diffIds.length) return new Map();
+  return new Map(layers.map((l, i) => [l.digest, diffIds[i]!]));
+}
+
+/**
  * The layers a plan of `manifest` for `rects` will list, as far as the manifest alone tells,
  * before the config (or a reference field's blob) is read, so that a pull can start downloading
  * them while it fetches the config. Never more than the plan needs; empty when unsure (planImage

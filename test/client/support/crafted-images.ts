@@ -4,18 +4,33 @@ import { hostPlatform } from "../../../src/client/planning/host-platform.ts";
 import type { RegistryClient } from "../../../src/client/transport/registry-client.ts";
 import { Annotation } from "../../../src/oci/annotations.ts";
 import { MediaType } from "../../../src/oci/media-types.ts";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import { sha256 } from "./layers.ts";
 
-/** One layer as pushed: its bytes (any compression, or garbage) and the media type to claim. */
+/** One layer as pushed: its bytes (any compression, or garbage), the media type to claim and the diff_id to claim. */
 export interface CraftedLayer {
   bytes: Uint8Array;
   gzip?: boolean;
   zstd?: boolean;
+  /** Default: the digest of the bytes decompressed whole, or of the bytes themselves when they do not decompress. */
+  diffId?: string;
+}
+
+/** What an honest builder would put in diff_ids for `l`: the digest of its tar. */
+function honestDiffId(l: CraftedLayer): string {
+  if (l.diffId) return l.diffId;
+  try {
+    if (l.gzip) return sha256(new Uint8Array(gunzipSync(l.bytes)));
+    if (l.zstd) return sha256(new Uint8Array(zstdDecompressSync(l.bytes)));
+  } catch {
+    // Broken on purpose: the pull fails on decoding before any diff_id matters.
+  }
+  return sha256(l.bytes);
 }
 
 /**
  * Pushes `repo:tag` with `base` layers and, when `allotments` is given, a native field of one row
- * (allotment i at (0, i)). The config's diff_ids are the blobs' own digests: pull never reads them.
+ * (allotment i at (0, i)). The config's diff_ids are honestDiffId's unless a layer names one.
  * Returns the digests of the allotment and base layers, in order.
  */
 export async function pushCraftedImage(
@@ -34,9 +49,10 @@ export async function pushCraftedImage(
     (opts.allotments ?? []).map((l, i) => describe(l, { [Annotation.tdfsRow]: "0", [Annotation.tdfsCol]: String(i) })),
   );
   const layers = [...base, ...allotments];
+  const diffIds = [...(opts.base ?? []), ...(opts.allotments ?? [])].map(honestDiffId);
   const platform = hostPlatform();
   const config = new TextEncoder().encode(
-    JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) } }),
+    JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: "layers", diff_ids: diffIds } }),
   );
   await uploadBlob(client, repo, { digest: sha256(config), size: config.byteLength }, new Blob([config]));
   const manifest = {
