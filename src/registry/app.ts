@@ -62,7 +62,7 @@ export function createRegistryApp(opts: RegistryAppOptions) {
               "Retry-After": String(outcome.retryAfter),
             })
           : url.pathname === "/metrics" ? metricsResponse(registry.metrics)
-          : ((opts.ui ? serveUi(request, url) : undefined) ?? (await dispatch(registry, request, url)));
+          : ((opts.ui ? await serveUi(registry, request, url) : undefined) ?? (await dispatch(registry, request, url)));
     } catch (e) {
       response = toErrorResponse(e, log);
     }

@@ -1,8 +1,11 @@
 /**
- * The web page of `2dfs serve`: `/` and its two assets, from memory. Everything else (the /v2
- * API included) is left to the registry's routes; the page reads only that API.
+ * The web page of `2dfs serve`: `/` and its two assets, from memory, and the page's one endpoint
+ * beside the /v2 API (a layer's file names, layer-files.ts). Everything else is left to the
+ * registry's routes.
  */
+import type { Registry } from "../registry.ts";
 import { bundleUiAssets } from "./assets.ts" with { type: "macro" };
+import { isLayerFilesPath, serveLayerFiles } from "./layer-files.ts";
 
 const assets = bundleUiAssets();
 
@@ -21,8 +24,9 @@ const FILES: Record<string, { body: string; type: string }> = {
   "/ui/app.css": { body: assets.css, type: "text/css; charset=utf-8" },
 };
 
-/** The page's response to a GET or HEAD of one of its paths, or undefined for any other request. */
-export function serveUi(request: Request, url: URL): Response | undefined {
+/** The page's response to a request for one of its paths, or undefined for any other request. */
+export async function serveUi(reg: Registry, request: Request, url: URL): Promise<Response | undefined> {
+  if (isLayerFilesPath(url.pathname)) return serveLayerFiles(reg, request, url);
   const file = FILES[url.pathname];
   if (!file || (request.method !== "GET" && request.method !== "HEAD")) return undefined;
   return new Response(request.method === "HEAD" ? null : file.body, {
