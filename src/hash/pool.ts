@@ -85,15 +85,18 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
         runInline(queue.shift()!);
         continue;
       }
+      // A lost worker is replaced (one that cannot even load, not for ever: the calling thread then
+      // carries on alone, and without it the queued jobs fail rather than wait for ever).
+      if (slots.length < threads && bootFailures < 3) spawn();
+      // A worker still loading will be idle in a few ms: the job waits for it rather than queue
+      // behind another worker's job (a build's first jobs all went to the first worker up).
+      if (slots.some((s) => !s.ready)) return;
       const next = Array.from({ length: WORKER_DEPTH - 1 }, (_, i) => freeSlot(i + 1)).find(Boolean);
       if (next) {
         run(next, queue.shift()!);
         continue;
       }
-      // A worker that cannot even load is not retried forever: the calling thread carries on
-      // alone, and without it the queued jobs fail rather than wait for ever.
-      if (slots.length < threads && bootFailures < 3) spawn();
-      else if (!inline && slots.length === 0) {
+      if (!inline && slots.length === 0) {
         for (const task of queue.splice(0)) task.reject(new WorkerPoolError("hash workers failed to start"));
       }
       return;

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, zstdDecompressSync } from "node:zlib";
@@ -141,5 +141,39 @@ describe("createWorkerPool", () => {
     expect(b).toEqual(a);
     expect(c).toEqual(a);
     await Promise.all([threadsOnly.close(), callerOnly.close()]);
+  });
+});
+
+/** True when some thread has the FIFO open for reading (or blocks opening it): a non-blocking writer can then open it, which also lets that reader go on. */
+function fifoHasReader(fifo: string): boolean {
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    return true;
+  } catch {
+    return false; // ENXIO: nobody reads it
+  }
+}
+
+describe("createWorkerPool hands out jobs", () => {
+  test("jobs submitted before the workers have loaded go one to each worker, not two to the first one up", async () => {
+    // hashFile blocks its worker thread in open() until a FIFO has a writer: the job on f1 holds
+    // its worker until this test lets it go, so f2 is opened only if another worker took its job.
+    const [f1, f2] = [join(dir, "blocking-1"), join(dir, "blocking-2")];
+    expect(Bun.spawnSync(["mkfifo", f1, f2]).exitCode).toBe(0);
+    const pool = createWorkerPool({ workers: 2, inline: false });
+    const settled = [false, false];
+    const jobs = [pool.hashFile(f1), pool.hashFile(f2)].map((job, i) => job.catch(() => {}).finally(() => (settled[i] = true)));
+    let secondStartedAlone = false;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && !secondStartedAlone; await Bun.sleep(5)) {
+      secondStartedAlone = fifoHasReader(f2) && !settled[0];
+    }
+    // Let every job go (the one on f2 may only now reach its open when both went to one worker).
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && !settled.every(Boolean); await Bun.sleep(5)) {
+      fifoHasReader(f1);
+      fifoHasReader(f2);
+    }
+    await Promise.all(jobs);
+    await pool.close();
+    expect(secondStartedAlone).toBe(true);
   });
 });
