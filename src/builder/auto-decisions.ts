@@ -28,7 +28,9 @@ const decisionsPath = (store: LayoutStore, manifest: Digest) => join(store.state
 export function recordAutoDecisions(store: LayoutStore, manifest: Digest, decisions: AutoDecisions): void {
   if (Object.keys(decisions).length === 0) return;
   const path = decisionsPath(store, manifest);
-  const text = JSON.stringify(decisions);
+  // By digest: layers finish in whatever order the threads take, and the same decisions must
+  // read the same for the comparison below.
+  const text = JSON.stringify(Object.fromEntries(Object.entries(decisions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   if (readIfPresent(path) === text) return;
   mkdirSync(dirname(path), { recursive: true });
   replaceFileSync(path, text, join(store.stateDir, "tmp"));

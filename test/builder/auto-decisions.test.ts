@@ -37,6 +37,12 @@ describe("auto decisions, one record per manifest", () => {
     const inode = statSync(path).ino;
     recordAutoDecisions(store, manifest, { [layerA]: first });
     expect(statSync(path).ino).toBe(inode); // a no-op rebuild creates no file
+    // Layers are built in parallel and finish in any order: the same decisions, met in another order, are the same record.
+    const other = decide(65536, 0.9, 0.55);
+    recordAutoDecisions(store, manifest, { [layerA]: first, [layerB]: other });
+    const both = statSync(path).ino;
+    recordAutoDecisions(store, manifest, { [layerB]: other, [layerA]: first });
+    expect(statSync(path).ino).toBe(both);
     const later = decide(65536, 0.3, 0.2);
     recordAutoDecisions(store, manifest, { [layerA]: later });
     expect(readAutoDecisions(store, manifest)).toEqual({ [layerA]: later });
