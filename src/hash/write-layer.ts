@@ -129,6 +129,9 @@ async function createLayerSink(out: FileHandle, compression: Compression, level:
     await inFlight; // the other buffer must be free before we switch to it
     const chunk = buf.subarray(0, length);
     inFlight = stored ? stored.write(chunk) : writeAll(out, chunk);
+    // Its failure is thrown by the next handOn, finish or abort, after more of the source is read:
+    // until then it must not count as unhandled (that fails a worker thread, or the process).
+    inFlight.catch(() => {});
     which ^= 1;
     buf = buffers[which]!;
     pos = 0;

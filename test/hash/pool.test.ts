@@ -177,3 +177,23 @@ describe("createWorkerPool hands out jobs", () => {
     expect(secondStartedAlone).toBe(true);
   });
 });
+
+describe("a layer write that fails mid-way", () => {
+  // A level libdeflate refuses makes the first 2 MiB member fail, while the source is still
+  // being read: the error must reach the job, not escape as an unhandled rejection (which
+  // fails a worker thread whole, or the process when the calling thread writes the layer).
+  const big = planTarEntries([files[0]!]);
+  for (const inline of [true, false]) {
+    test(`rejects its job with the codec's error and leaves no output (${inline ? "calling thread" : "worker thread"})`, async () => {
+      const pool = createWorkerPool({ workers: 1, inline });
+      const outPath = join(dir, `failing-member-${inline}`);
+      const error = await pool.writeLayer({ entries: big, compression: "gzip", level: 99, outPath }).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect([(error as Error).name, (error as Error).message]).toEqual(["TypeError", expect.stringMatching(/level/)]);
+      expect(existsSync(outPath)).toBe(false);
+      const ok = await pool.writeLayer({ entries: big, compression: "gzip", level: 1, outPath });
+      expect(ok.digest).toBe(sha(readFileSync(outPath)));
+      await pool.close();
+    });
+  }
+});
