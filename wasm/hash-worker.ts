@@ -30,17 +30,8 @@ async function perform(req: WorkerRequest): Promise<Extract<WorkerResponse, { ok
   }
 }
 
-// The pool hands this thread its next job while it runs one (src/hash/pool.ts): pool jobs run one
-// after another, in the order sent. Session requests are not queued behind them.
-let poolJobs: Promise<unknown> = Promise.resolve();
-
-self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const req = event.data;
-  if (req.kind === "writeLayer" || req.kind === "hashFile") poolJobs = poolJobs.then(() => answer(req));
-  else void answer(req);
-};
-
-async function answer(req: WorkerRequest): Promise<void> {
   let reply: WorkerResponse;
   try {
     reply = { id: req.id, ok: true, result: await perform(req) };
@@ -49,7 +40,7 @@ async function answer(req: WorkerRequest): Promise<void> {
     reply = { id: req.id, ok: false, error: { name: e.name, message: e.message } };
   }
   self.postMessage(reply);
-}
+};
 
 // Tell the pool this thread has loaded: jobs go only to ready workers, so none waits on a boot.
 self.postMessage({ ready: true } satisfies WorkerResponse);

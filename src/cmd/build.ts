@@ -44,14 +44,15 @@ export async function buildCommand(flags: BuildFlags): Promise<void> {
   const store = await createLayoutStore(defaultStoreDir(flags.store));
   const base = await obtainBaseImage(flags.base, store, platforms.length ? platforms : undefined);
   let pool: WorkerPool | undefined;
-  // One layer to write runs on this thread: a worker's boot (30-100 ms) would be pure wait. More
-  // run on worker threads only, so this thread is always free to hand out the next job (a layer it
-  // wrote itself held it for up to 30 ms per compressed chunk; bench/build.ts, real models: the
-  // same build 0.175 -> 0.148 s uncompressed, 0.30 -> 0.21 s with auto compressing one layer).
+  // One executor (one layer to write, or --jobs 1) is this thread: a worker's boot (30-100 ms)
+  // would be pure wait. More run on worker threads only, so this thread is always free to hand
+  // out the next job (a layer it wrote itself held it for up to 30 ms per compressed chunk;
+  // bench/build.ts, real models: 0.175 -> 0.148 s uncompressed, 0.30 -> 0.21 s with auto).
   const startPool = (misses: number) => {
     // Workers make the same C library choice but cannot write --debug lines: make it here first.
     kernelCopyAvailable();
-    return (pool ??= createWorkerPool({ workers: Math.max(1, Math.min(jobs, misses)), inline: misses <= 1 }));
+    const executors = Math.max(1, Math.min(jobs, misses));
+    return (pool ??= createWorkerPool({ workers: executors, inline: executors === 1 }));
   };
   const started = performance.now();
   let totalBytes = 0;

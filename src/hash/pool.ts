@@ -3,11 +3,6 @@
  * executor at a time. The calling thread is one of the executors: a worker takes 30-100 ms to
  * boot, so the first job starts at once here while the workers load, and a build of a single
  * allotment never waits for a worker at all.
- *
- * A worker is handed its next job while it still runs one (at most WORKER_DEPTH in its hands):
- * the calling thread answers a worker only between its own steps, and a layer it compresses
- * holds it for 10-30 ms per 2 MiB chunk, which left the worker idle that long after every job
- * (bench/build.ts, real models: 20-60 ms of a 0.25 s build).
  */
 import { availableParallelism } from "node:os";
 import type { Digest } from "../oci/digest.ts";
@@ -45,13 +40,9 @@ interface Task {
 
 interface Slot {
   worker: Worker;
-  /** Jobs sent and not yet answered, in the order the worker runs them. */
-  tasks: Task[];
+  task: Task | null;
   ready: boolean;
 }
-
-/** Jobs a worker holds at once: the one it runs and the next. */
-const WORKER_DEPTH = 2;
 
 /**
  * Creates a pool of `workers` executors (default: available cores): the calling thread plus
@@ -70,33 +61,23 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   let closed = false;
   let drained: (() => void) | null = null;
 
-  const busy = () => inlineBusy || slots.some((s) => s.tasks.length > 0) || queue.length > 0;
-  const freeSlot = (held: number) => slots.find((s) => s.ready && s.tasks.length === held);
+  const busy = () => inlineBusy || slots.some((s) => s.task !== null) || queue.length > 0;
 
   const dispatch = (): void => {
     while (queue.length > 0) {
-      // An idle worker first, then this thread, then a worker's next job.
-      const idle = freeSlot(0);
-      if (idle) {
-        run(idle, queue.shift()!);
+      const slot = slots.find((s) => s.ready && s.task === null);
+      if (slot) {
+        run(slot, queue.shift()!);
         continue;
       }
       if (inline && !inlineBusy) {
         runInline(queue.shift()!);
         continue;
       }
-      // A lost worker is replaced (one that cannot even load, not for ever: the calling thread then
-      // carries on alone, and without it the queued jobs fail rather than wait for ever).
+      // A worker that cannot even load is not retried forever: the calling thread carries on
+      // alone, and without it the queued jobs fail rather than wait for ever.
       if (slots.length < threads && bootFailures < 3) spawn();
-      // A worker still loading will be idle in a few ms: the job waits for it rather than queue
-      // behind another worker's job (a build's first jobs all went to the first worker up).
-      if (slots.some((s) => !s.ready)) return;
-      const next = Array.from({ length: WORKER_DEPTH - 1 }, (_, i) => freeSlot(i + 1)).find(Boolean);
-      if (next) {
-        run(next, queue.shift()!);
-        continue;
-      }
-      if (!inline && slots.length === 0) {
+      else if (!inline && slots.length === 0) {
         for (const task of queue.splice(0)) task.reject(new WorkerPoolError("hash workers failed to start"));
       }
       return;
@@ -115,27 +96,30 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
   };
 
   const run = (slot: Slot, task: Task): void => {
-    slot.tasks.push(task);
+    slot.task = task;
     const req = { id: nextId++, engine, ...task.payload } as WorkerRequest;
     slot.worker.postMessage(req);
   };
 
+  const finish = (slot: Slot): Task | null => {
+    const task = slot.task;
+    slot.task = null;
+    return task;
+  };
 
   const retire = (slot: Slot, reason: string): void => {
     if (!slots.includes(slot)) return; // already retired (error then close), or closed by close()
     if (!slot.ready) bootFailures++;
-    const [running, ...waiting] = slot.tasks.splice(0);
+    const task = finish(slot);
     slots.splice(slots.indexOf(slot), 1);
     slot.worker.terminate();
-    // Only the job it was running fails; the one it had not started goes to another executor.
-    queue.unshift(...waiting);
-    running?.reject(new WorkerPoolError(reason));
+    task?.reject(new WorkerPoolError(reason));
     dispatch();
   };
 
   const spawn = (): Slot => {
     const worker = new Worker(workerLocation());
-    const slot: Slot = { worker, tasks: [], ready: false };
+    const slot: Slot = { worker, task: null, ready: false };
     worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
       const msg = event.data;
       if ("ready" in msg) {
@@ -143,14 +127,14 @@ export function createWorkerPool(opts: { workers?: number; engine?: HashEngine; 
         dispatch();
         return;
       }
-      const task = slot.tasks.shift();
+      const task = finish(slot);
       if (task) {
         if (msg.ok) task.resolve(msg.result);
         else task.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       }
       dispatch();
     };
-    // A crashed worker, or one that exits without an error event, is replaced; only the job it was running fails.
+    // A crashed worker, or one that exits without an error event, is replaced; only its job fails.
     worker.addEventListener("close", () => retire(slot, "hash worker exited while running a job"));
     worker.onerror = (event: ErrorEvent) => retire(slot, `hash worker failed: ${event.message}`);
     slots.push(slot);
