@@ -262,8 +262,13 @@ function createIfAbsent(path: string, data: string, tmpDir: string): void {
  */
 export function replaceFileSync(path: string, data: string, tmpDir: string): void {
   const tmp = join(tmpDir, `write-${process.pid}-${crypto.randomUUID()}`);
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true }); // a full disk or a folder gone must not leave the temp file
+    throw error;
+  }
 }
 
 /** Writes a whole file durably (flushed before it is renamed into place): index.json. */

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BlobIntegrityError, createLayoutStore } from "../../src/content/layout-store.ts";
+import { BlobIntegrityError, createLayoutStore, replaceFileSync } from "../../src/content/layout-store.ts";
 import { withFileLock } from "../../src/content/file-lock.ts";
 import type { Digest } from "../../src/oci/digest.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -53,6 +53,17 @@ describe("layout store", () => {
     expect(await store.hasBlob(wrong)).toBe(false);
     expect(await store.hasBlob(sha("abcdef"))).toBe(false);
     expect(await readdir(join(store.stateDir, "tmp"))).toEqual([]);
+  });
+
+  test("replaceFileSync replaces a file whole, and a failed replace leaves no temp file", async () => {
+    const store = await freshStore();
+    const tmp = join(store.stateDir, "tmp");
+    const path = join(store.stateDir, "entry.json");
+    replaceFileSync(path, "one", tmp);
+    replaceFileSync(path, "two", tmp);
+    expect(await readFile(path, "utf8")).toBe("two");
+    expect(() => replaceFileSync(join(store.stateDir, "no-such-folder", "entry.json"), "three", tmp)).toThrow(/ENOENT|no such file/);
+    expect(await readdir(tmp)).toEqual([]);
   });
 
   test("ingestFile refuses a file of another size than announced", async () => {
