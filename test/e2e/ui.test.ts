@@ -3,7 +3,8 @@
  * playwright-core): open a pushed field, drag a rectangle, check the suffix and bytes shown,
  * copy the docker command and run it with a real dockerd against the same server. Also: the
  * keyboard, typed suffixes (unions), reference and multi-platform images, --htpasswd (the
- * browser's credentials), --no-ui, and render/selection times on a 1,000-allotment field.
+ * browser's credentials), --no-ui, render/selection times on a 1,000-allotment field, and tags
+ * fetched only for the repositories opened.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -127,6 +128,8 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
     await ok2dfs(["build", "-t", "multi:v1", "-f", f, "--base", `oci:${multi.layoutDir}:${multi.tag}`, "--quiet"]);
     for (const name of ["model", "ref", "multi"]) await ok2dfs(["push", `${name}:v1`, `${server.host}/e2e/${name}:v1`, "--quiet"]);
     await pushSyntheticField(server.host, "e2e/big", 40, 25);
+    // More repositories than a search loads the tags of (8): 10 in all.
+    for (let i = 0; i < 6; i++) await pushSyntheticField(server.host, `e2e/team/r${i}`, 1, 1);
     await pushSyntheticField(locked.host, "e2e/locked", 2, 2, "alice:s3cret");
     browser = await openBrowser(dir, "main");
     await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: `http://${server.host}` });
@@ -145,8 +148,8 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
       if (!r.url().startsWith(`http://${server.host}/`) && !r.url().startsWith("data:")) external.push(r.url());
     });
     await page.goto(`http://${server.host}/`);
-    // The repository list and its search box.
-    await page.locator("#repos a", { hasText: "v1" }).first().waitFor();
+    // The repository list and its search box (a search naming one repository lists its tags).
+    await page.locator("#repos .repo", { hasText: "e2e/model" }).waitFor();
     await page.fill("#search", "mod");
     expect(await page.locator("#repos .repo").allTextContents()).toEqual(["e2e/model"]);
     await page.locator("#repos a", { hasText: "v1" }).click();
@@ -278,6 +281,57 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
     expect(t.renderMs).toBeLessThan(500);
     expect(worst).toBeLessThan(50);
     await page.close();
+  }, 60_000);
+
+  test("tags are fetched only for the repositories opened, a narrow search, or the deep link", async () => {
+    const tagLists = (page: Page) => {
+      const seen: string[] = [];
+      page.on("request", (r) => {
+        const url = new URL(r.url());
+        if (url.pathname.endsWith("/tags/list")) seen.push(`${url.pathname}${url.search}`);
+      });
+      return seen;
+    };
+    const page = await browser.newPage();
+    const seen = tagLists(page);
+    await page.goto(`http://${server.host}/`);
+    await page.locator("#repos-status", { hasText: /^10 repositories$/ }).waitFor();
+    expect(await page.locator("#repos .repo").count()).toBe(10);
+    await page.waitForTimeout(500);
+    expect(seen).toEqual([]);
+    expect(await page.locator("#repos a").count()).toBe(0);
+
+    // Opening one lists its tags (paged: n= and the Link header), and only its.
+    const multi = page.locator("#repos button.repo", { hasText: "e2e/multi" });
+    expect(await multi.getAttribute("aria-expanded")).toBe("false");
+    await multi.click();
+    await page.locator("#repos a", { hasText: "v1" }).waitFor();
+    expect(await multi.getAttribute("aria-expanded")).toBe("true");
+    expect(seen).toEqual(["/v2/e2e/multi/tags/list?n=1000"]);
+    // Closed and opened again: the tags are remembered.
+    await multi.click();
+    expect(await page.locator("#repos a").count()).toBe(0);
+    await multi.press("Enter");
+    expect(await page.locator("#repos a").count()).toBe(1);
+
+    // A search naming all 10 loads nothing; one naming a single repository loads its tags.
+    await page.fill("#search", "e2e");
+    await page.waitForTimeout(600);
+    expect(seen).toHaveLength(1);
+    await page.fill("#search", "team/r5");
+    await page.locator("#repos a", { hasText: "v1" }).waitFor();
+    expect(seen).toEqual(["/v2/e2e/multi/tags/list?n=1000", "/v2/e2e/team/r5/tags/list?n=1000"]);
+    await page.close();
+
+    // A deep link opens its image and its repository's tags, nothing else.
+    const deep = await browser.newPage();
+    const deepSeen = tagLists(deep);
+    await deep.goto(`http://${server.host}/#e2e/model:v1`);
+    await deep.locator("td.full").first().waitFor();
+    await deep.locator('#repos a[aria-current="page"]', { hasText: "v1" }).waitFor();
+    await deep.waitForTimeout(300);
+    expect(deepSeen).toEqual(["/v2/e2e/model/tags/list?n=1000"]);
+    await deep.close();
   }, 60_000);
 
   test("--htpasswd: the browser's credentials open the page; without them it is refused", async () => {

@@ -32,22 +32,35 @@ async function errorMessage(response: Response): Promise<string> {
   }
 }
 
-/** Every repository, following the catalog's pagination (Link headers). */
-export async function listRepositories(): Promise<string[]> {
+/** The path of the next page a listing's Link header names, or null on the last page. */
+function nextPage(response: Response): string | null {
+  return /<([^>]+)>;\s*rel="?next"?/.exec(response.headers.get("Link") ?? "")?.[1] ?? null;
+}
+
+/** Every repository, following the catalog's pagination (Link headers); `onPage` sees each page as it arrives. */
+export async function listRepositories(onPage: (names: string[]) => void = () => {}): Promise<string[]> {
   const out: string[] = [];
   let path: string | null = "/v2/_catalog?n=1000";
   while (path) {
     const { body, response }: { body: { repositories?: string[] }; response: Response } = await getJson(path);
-    out.push(...(body.repositories ?? []));
-    path = /<([^>]+)>;\s*rel="?next"?/.exec(response.headers.get("Link") ?? "")?.[1] ?? null;
+    const names = body.repositories ?? [];
+    out.push(...names);
+    onPage(names);
+    path = nextPage(response);
   }
   return out;
 }
 
-/** The tags of a repository. */
-export async function listTags(name: string): Promise<string[]> {
-  const { body } = await getJson<{ tags?: string[] | null }>(`/v2/${name}/tags/list`);
-  return body.tags ?? [];
+/** The tags of one repository, `pageSize` at a time, following the Link headers to the last page. */
+export async function listTags(name: string, pageSize = 1000): Promise<string[]> {
+  const out: string[] = [];
+  let path: string | null = `/v2/${name}/tags/list?n=${pageSize}`;
+  while (path) {
+    const { body, response }: { body: { tags?: string[] | null }; response: Response } = await getJson(path);
+    out.push(...(body.tags ?? []));
+    path = nextPage(response);
+  }
+  return out;
 }
 
 /** The manifest of a tag or digest. */

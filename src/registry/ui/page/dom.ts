@@ -18,6 +18,7 @@ export interface El {
   readonly dataset: Record<string, string | undefined>;
   readonly offsetHeight: number;
   readonly classList: { toggle(name: string, force?: boolean): boolean; contains(name: string): boolean };
+  getAttribute(name: string): string | null;
   setAttribute(name: string, value: string): void;
   focus(): void;
   closest(selector: string): El | null;
@@ -39,7 +40,7 @@ export interface UiEvent {
 
 /** The browser's globals the page uses. */
 export interface Browser {
-  document: { getElementById(id: string): El | null; execCommand(command: string): boolean };
+  document: { getElementById(id: string): El | null; execCommand(command: string): boolean; readonly activeElement: El | null };
   location: { host: string; hash: string };
   navigator: { clipboard?: { writeText(text: string): Promise<void> } };
   getSelection(): { selectAllChildren(el: El): void } | null;

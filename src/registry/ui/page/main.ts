@@ -1,15 +1,16 @@
 /**
- * The page: repositories and tags on the left, the chosen tag's field as a grid, and the
- * selection with its commands. State lives in one object; every change goes through select()
- * (selection) or openImage() (what is shown), which redraw what depends on them.
+ * The page: repositories and tags on the left (repo-list.ts), the chosen tag's field as a grid,
+ * and the selection with its commands. State lives in one object; every change goes through
+ * select() (selection) or openImage() (what is shown), which redraw what depends on them.
  */
 import type { Descriptor } from "../../../oci/descriptor.ts";
 import type { ImageManifest } from "../../../oci/manifest.ts";
 import { findReferenceFieldLayer } from "../../../field/reference-format.ts";
 import { type El, type UiEvent, browser, byId, escapeHtml } from "./dom.ts";
-import { WHOLE_FIELD_SUFFIX, getConfig, getManifest, listRepositories, listTags, manifestPath } from "./api.ts";
+import { WHOLE_FIELD_SUFFIX, getConfig, getManifest, manifestPath } from "./api.ts";
 import { type FieldView, toFieldView } from "./field-view.ts";
 import { type DrawnGrid, drawGrid } from "./grid.ts";
+import { createRepoList } from "./repo-list.ts";
 import { type Rect, formatBytes, parseSuffix, rectBetween, summarize } from "./selection.ts";
 
 type Cell = { row: number; col: number };
@@ -28,50 +29,12 @@ const state = {
   anchor: { row: 0, col: 0 } as Cell,
   focus: { row: 0, col: 0 } as Cell,
   dragging: false,
-  tags: new Map<string, string[]>(),
 };
+const repoList = createRepoList();
 
 /** Render and selection times (ms), read by the end-to-end test. */
 const timings = { renderMs: -1, selectMs: [] as number[] };
 (globalThis as unknown as { __tdfsTimings: typeof timings }).__tdfsTimings = timings;
-
-// ---- repositories and tags ----
-
-async function loadRepositories(): Promise<void> {
-  const status = $("repos-status");
-  try {
-    const repos = await listRepositories();
-    status.textContent = repos.length === 0 ? "No repositories yet: push an image." : `${repos.length} repositories`;
-    // A handful of requests at a time: the catalog may be long, the registry is shared.
-    const queue = [...repos];
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-          state.tags.set(name, await listTags(name).catch(() => []));
-          drawRepositories();
-        }
-      }),
-    );
-  } catch (e) {
-    status.textContent = `Could not list repositories: ${(e as Error).message}`;
-  }
-}
-
-function drawRepositories(): void {
-  const query = $("search").value.trim().toLowerCase();
-  const parts: string[] = [];
-  for (const [name, tags] of [...state.tags].sort(([a], [b]) => a.localeCompare(b))) {
-    const nameHit = name.toLowerCase().includes(query);
-    const shown = nameHit ? tags : tags.filter((t) => t.toLowerCase().includes(query));
-    if (!nameHit && shown.length === 0) continue;
-    const links = shown.map((t) => {
-      const current = name === state.name && t === state.tag ? ' aria-current="page"' : "";
-      return `<li><a href="#${encodeURI(`${name}:${t}`)}"${current}>${escapeHtml(t)}</a></li>`;
-    });
-    parts.push(`<li><span class="repo">${escapeHtml(name)}</span><ul>${links.join("") || "<li>(no tags)</li>"}</ul></li>`);
-  }
-  $("repos").innerHTML = parts.join("");
-}
 
 // ---- one image ----
 
@@ -82,7 +45,7 @@ async function openFromHash(): Promise<void> {
   state.name = ref.slice(0, at);
   state.tag = ref.slice(at + 1);
   state.platform = "";
-  drawRepositories();
+  repoList.reveal(state.name, state.tag);
   await openImage();
 }
 
@@ -287,7 +250,6 @@ function sameCorner(rect: Rect, a: Cell, b: Cell): boolean {
 }
 
 function wireControls(): void {
-  $("search").addEventListener("input", drawRepositories);
   $("platform").addEventListener("change", () => {
     state.platform = $("platform").value;
     void openImage();
@@ -330,5 +292,5 @@ function buttons(selector: string): El[] {
 $("host").textContent = location.host;
 wireGrid();
 wireControls();
-void loadRepositories();
+void repoList.load();
 void openFromHash();
