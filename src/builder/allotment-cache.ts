@@ -21,7 +21,7 @@ import { isAutoDecision } from "./auto-decisions.ts";
  * Bump when the layer bytes for the same inputs would change (tar writer, compression).
  * 2: symlinks stored as links. 3: `auto` decides by --min-saving and compresses at gzip's level.
  * 4: gzip through libdeflate, one member per 2 MiB of tar; `auto` at level 1 below 50% saving.
- * 5: `auto` screens its sample with zstd (a decision near the threshold may differ).
+ * 5: `auto` screens its sample with zstd, in 32 KiB pieces (a decision near the line may differ).
  */
 const CACHE_VERSION = 5;
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { gunzipSync, gzipSync, zstdDecompressSync } from "node:zlib";
 import { randomBytes } from "node:crypto";
-import { createCompressor, createDecompressor, deflateRatio, detectCompression, type Compression } from "../../src/archive/compress.ts";
+import { createCompressor, createDecompressor, deflateRatio, detectCompression, zstdRatio, type Compression } from "../../src/archive/compress.ts";
 
 const text = new TextEncoder().encode(Array.from({ length: 40_000 }, (_, i) => `line ${i} of a config file\n`).join(""));
 const noise = new Uint8Array(randomBytes(3 << 20));
@@ -56,6 +56,23 @@ describe("detectCompression", () => {
     expect(detectCompression(new Uint8Array([0x28, 0xb5, 0x2f]))).toBe("none");
     expect(detectCompression(new TextEncoder().encode("ustar"))).toBe("none");
     expect(detectCompression(new Uint8Array(0))).toBe("none");
+  });
+});
+
+describe("zstdRatio", () => {
+  test("tracks deflate: text and zeros shrink, noise does not, and repeats beyond deflate's 32 KiB window do not count", () => {
+    expect(zstdRatio(text)).toBeLessThan(0.35);
+    expect(zstdRatio(noise.subarray(0, 1 << 16))).toBeGreaterThan(0.99);
+    expect(zstdRatio(new Uint8Array(1 << 16))).toBeLessThan(0.01);
+    expect(zstdRatio(new Uint8Array(0))).toBe(1);
+    // 28 KiB of noise, 8 KiB more, then the first 28 KiB again 36 KiB later: gzip cannot reach
+    // back that far, zstd on the whole could.
+    const far = new Uint8Array(64 << 10);
+    far.set(noise.subarray(0, 36 << 10));
+    far.set(noise.subarray(0, 28 << 10), 36 << 10);
+    expect(deflateRatio(far)).toBeGreaterThan(0.99);
+    expect(Bun.zstdCompressSync(far, { level: 1 }).length / far.length).toBeLessThan(0.7);
+    expect(zstdRatio(far)).toBeGreaterThan(0.99);
   });
 });
 
