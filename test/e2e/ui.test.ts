@@ -3,8 +3,9 @@
  * playwright-core): open a pushed field, drag a rectangle, check the suffix and bytes shown,
  * copy the docker command and run it with a real dockerd against the same server. Also: the
  * keyboard, typed suffixes (unions), reference and multi-platform images, --htpasswd (the
- * browser's credentials), --no-ui, render/selection times on a 1,000-allotment field, and tags
- * fetched only for the repositories opened.
+ * browser's credentials), --no-ui, render/selection times on a 1,000-allotment field, tags
+ * fetched only for the repositories opened, and file names listed from the layer for an image
+ * whose history names none.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -80,6 +81,28 @@ async function pushSyntheticField(host: string, name: string, rows: number, cols
   if (put.status !== 201) throw new Error(`manifest: ${put.status} ${await put.text()}`);
 }
 
+/**
+ * Copies `from:v1` to `to:v1` with the config history dropped, as a copy by another tool may
+ * leave it: the same layers (mounted) and manifest annotations, so the field is there but no
+ * history names any file.
+ */
+async function copyWithoutHistory(host: string, from: string, to: string): Promise<void> {
+  const manifest = (await (await fetch(`http://${host}/v2/${from}/manifests/v1`, { headers: { Accept: MediaType.ociManifest } })).json()) as ImageManifest;
+  const config = (await (await fetch(`http://${host}/v2/${from}/blobs/${manifest.config.digest}`)).json()) as { history?: unknown };
+  delete config.history;
+  for (const layer of manifest.layers) {
+    const r = await fetch(`http://${host}/v2/${to}/blobs/uploads/?mount=${layer.digest}&from=${from}`, { method: "POST" });
+    if (r.status !== 201) throw new Error(`mount ${layer.digest}: ${r.status} ${await r.text()}`);
+  }
+  const configBytes = new TextEncoder().encode(JSON.stringify(config));
+  const digest = sha256Bytes(configBytes);
+  const up = await fetch(`http://${host}/v2/${to}/blobs/uploads/?digest=${digest}`, { method: "POST", body: configBytes });
+  if (up.status !== 201) throw new Error(`config: ${up.status} ${await up.text()}`);
+  const copy = { ...manifest, config: { ...manifest.config, digest, size: configBytes.byteLength } };
+  const put = await fetch(`http://${host}/v2/${to}/manifests/v1`, { method: "PUT", body: JSON.stringify(copy), headers: { "Content-Type": MediaType.ociManifest } });
+  if (put.status !== 201) throw new Error(`manifest: ${put.status} ${await put.text()}`);
+}
+
 /** Drags from one grid cell to another with the real mouse. */
 async function drag(page: Page, from: [number, number], to: [number, number]): Promise<void> {
   const box = async ([r, c]: [number, number]) => (await page.locator("tbody tr").nth(r).locator("td").nth(c).boundingBox())!;
@@ -128,8 +151,9 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
     await ok2dfs(["build", "-t", "multi:v1", "-f", f, "--base", `oci:${multi.layoutDir}:${multi.tag}`, "--quiet"]);
     for (const name of ["model", "ref", "multi"]) await ok2dfs(["push", `${name}:v1`, `${server.host}/e2e/${name}:v1`, "--quiet"]);
     await pushSyntheticField(server.host, "e2e/big", 40, 25);
+    await copyWithoutHistory(server.host, "e2e/model", "e2e/nohistory");
     // More repositories than a search loads the tags of (8): 10 in all.
-    for (let i = 0; i < 6; i++) await pushSyntheticField(server.host, `e2e/team/r${i}`, 1, 1);
+    for (let i = 0; i < 5; i++) await pushSyntheticField(server.host, `e2e/team/r${i}`, 1, 1);
     await pushSyntheticField(locked.host, "e2e/locked", 2, 2, "alice:s3cret");
     browser = await openBrowser(dir, "main");
     await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: `http://${server.host}` });
@@ -216,6 +240,9 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
   test("reference-format and multi-platform fields, with the platform picker", async () => {
     const page = await openField("e2e/ref:v1");
     expect(await page.locator("td.full").count()).toBe(5);
+    // Its partition's history names no files: the hovered cell's come from its layer.
+    await page.locator("tbody tr").nth(1).locator("td").nth(2).hover();
+    await page.locator("#cell-info", { hasText: fileOf(1, 2) }).waitFor();
     // 2dfs serve answers a reference field's plain tag flattened, cells and sizes included.
     await drag(page, [0, 0], [0, 2]);
     expect(await page.textContent("#docker-cmd")).toBe(`docker pull ${server.host}/e2e/ref:v1--0.0.0.2`);
@@ -318,9 +345,9 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
     await page.fill("#search", "e2e");
     await page.waitForTimeout(600);
     expect(seen).toHaveLength(1);
-    await page.fill("#search", "team/r5");
+    await page.fill("#search", "nohist");
     await page.locator("#repos a", { hasText: "v1" }).waitFor();
-    expect(seen).toEqual(["/v2/e2e/multi/tags/list?n=1000", "/v2/e2e/team/r5/tags/list?n=1000"]);
+    expect(seen).toEqual(["/v2/e2e/multi/tags/list?n=1000", "/v2/e2e/nohistory/tags/list?n=1000"]);
     await page.close();
 
     // A deep link opens its image and its repository's tags, nothing else.
@@ -332,6 +359,47 @@ describeIfE2E("2dfs serve web page in Chromium (e2e)", ["docker", "dockerd", "bu
     await deep.waitForTimeout(300);
     expect(deepSeen).toEqual(["/v2/e2e/model/tags/list?n=1000"]);
     await deep.close();
+  }, 60_000);
+
+  test("an image whose history names no files: a hovered or focused cell lists its layer, once", async () => {
+    const page = await browser.newPage();
+    const listings: string[] = [];
+    page.on("request", (r) => {
+      if (r.url().includes("/ui/api/")) listings.push(new URL(r.url()).pathname);
+    });
+    await page.goto(`http://${server.host}/#e2e/nohistory:v1`);
+    await page.locator("td.full").first().waitFor();
+    expect(await page.locator("td.full").count()).toBe(5);
+    const cell = (r: number, c: number) => page.locator("tbody tr").nth(r).locator("td").nth(c);
+    expect(await cell(0, 2).getAttribute("title")).not.toContain("/field/");
+    await page.waitForTimeout(400);
+    expect(listings).toEqual([]); // nothing listed up front
+
+    await cell(0, 2).hover();
+    await page.locator("#cell-info", { hasText: fileOf(0, 2) }).waitFor();
+    expect(await cell(0, 2).getAttribute("title")).toContain(fileOf(0, 2));
+    expect(await cell(0, 2).getAttribute("aria-label")).toContain(fileOf(0, 2));
+    expect(listings).toHaveLength(1);
+    expect(listings[0]).toMatch(/^\/ui\/api\/e2e\/nohistory\/layers\/sha256:[0-9a-f]{64}\/files$/);
+
+    // The keyboard lists the focused cell too; back on the first cell nothing is fetched again.
+    await cell(0, 2).focus();
+    await page.keyboard.press("ArrowDown");
+    await page.locator("#cell-info", { hasText: fileOf(1, 2) }).waitFor();
+    await page.keyboard.press("ArrowUp");
+    await page.locator("#cell-info", { hasText: fileOf(0, 2) }).waitFor();
+    await page.waitForTimeout(300);
+    expect(listings).toHaveLength(2);
+
+    // An image whose history names its files asks for none.
+    await page.goto(`http://${server.host}/#e2e/model:v1`);
+    await page.locator("#image-h", { hasText: "e2e/model:v1" }).waitFor();
+    await page.locator("td.full").first().waitFor();
+    await cell(1, 0).hover();
+    await page.locator("#cell-info", { hasText: fileOf(1, 0) }).waitFor();
+    await page.waitForTimeout(300);
+    expect(listings).toHaveLength(2);
+    await page.close();
   }, 60_000);
 
   test("--htpasswd: the browser's credentials open the page; without them it is refused", async () => {

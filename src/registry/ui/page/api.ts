@@ -1,6 +1,7 @@
 /**
- * The page's only network access: the registry's own /v2 API on the page's origin. The browser
- * adds basic-auth credentials itself once the user has answered its prompt for the page.
+ * The page's only network access: the registry's own /v2 API on the page's origin, and the one
+ * endpoint the server adds for the page (a layer's file names). The browser adds basic-auth
+ * credentials itself once the user has answered its prompt for the page.
  */
 import type { ImageConfig } from "../../../oci/config.ts";
 import type { Descriptor } from "../../../oci/descriptor.ts";
@@ -25,8 +26,9 @@ async function getJson<T>(path: string, accept = "application/json"): Promise<{ 
 async function errorMessage(response: Response): Promise<string> {
   const text = await response.text();
   try {
-    const first = (JSON.parse(text) as { errors?: { message?: string }[] }).errors?.[0];
-    return first?.message ?? text.slice(0, 200);
+    const first = (JSON.parse(text) as { errors?: { message?: string; detail?: unknown }[] }).errors?.[0];
+    // The detail says what went wrong with this request; the message only names the code.
+    return typeof first?.detail === "string" ? first.detail : (first?.message ?? text.slice(0, 200));
   } catch {
     return text.slice(0, 200);
   }
@@ -61,6 +63,17 @@ export async function listTags(name: string, pageSize = 1000): Promise<string[]>
     path = nextPage(response);
   }
   return out;
+}
+
+/** The regular files of a layer blob, as the server's page endpoint lists them (the first 1,000). */
+export interface LayerFileList {
+  files: { path: string; size: number }[];
+  truncated: boolean;
+}
+
+/** Lists a layer's files: for cells whose config history names none. */
+export async function listLayerFiles(name: string, digest: string): Promise<LayerFileList> {
+  return (await getJson<LayerFileList>(`/ui/api/${name}/layers/${digest}/files`)).body;
 }
 
 /** The manifest of a tag or digest. */

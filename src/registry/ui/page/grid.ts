@@ -19,6 +19,15 @@ export interface DrawnGrid {
   step(at: { row: number; col: number }, dr: number, dc: number): { row: number; col: number };
   /** Marks the cells inside the rectangles (only those that change are touched). */
   paint(rects: readonly Rect[]): void;
+  /** Rewrites a cell's tooltip and label from `cell` (after its file names arrived). */
+  describe(cell: ViewCell): void;
+}
+
+/** A cell's tooltip and accessible label: position, size and file names when known. */
+function cellText(cell: ViewCell): { title: string; label: string } {
+  const size = formatBytes(cell.size);
+  const files = cell.files ? `: ${cell.files}` : "";
+  return { title: `(${cell.row}, ${cell.col}) ${size}${files}`, label: `row ${cell.row} column ${cell.col}, ${size}${files}` };
 }
 
 /** Renders `view` into `host` (replacing its content). */
@@ -32,10 +41,9 @@ export function drawGrid(host: El, view: FieldView, label: string): DrawnGrid {
     for (const c of view.cols) {
       const cell = byCell.get(`${r}.${c}`);
       if (cell) {
-        const size = formatBytes(cell.size);
-        const files = cell.files ? `: ${cell.files}` : "";
+        const text = cellText(cell);
         parts.push(
-          `<td role="gridcell" tabindex="-1" aria-selected="false" class="full" title="(${r}, ${c}) ${size}${escapeHtml(files)}" aria-label="row ${r} column ${c}, ${size}${escapeHtml(files)}">${size}</td>`,
+          `<td role="gridcell" tabindex="-1" aria-selected="false" class="full" title="${escapeHtml(text.title)}" aria-label="${escapeHtml(text.label)}">${formatBytes(cell.size)}</td>`,
         );
       } else {
         parts.push(`<td role="gridcell" tabindex="-1" class="empty" title="(${r}, ${c}) empty" aria-label="row ${r} column ${c}, empty">–</td>`);
@@ -82,6 +90,13 @@ export function drawGrid(host: El, view: FieldView, label: string): DrawnGrid {
         td.classList.toggle("in", on === 1);
         if (td.classList.contains("full")) td.setAttribute("aria-selected", on ? "true" : "false");
       }
+    },
+    describe(cell) {
+      const td = element(cell.row, cell.col);
+      if (!td) return;
+      const { title, label } = cellText(cell);
+      td.setAttribute("title", title);
+      td.setAttribute("aria-label", label);
     },
   };
 }

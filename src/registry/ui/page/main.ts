@@ -8,7 +8,8 @@ import type { ImageManifest } from "../../../oci/manifest.ts";
 import { findReferenceFieldLayer } from "../../../field/reference-format.ts";
 import { type El, type UiEvent, browser, byId, escapeHtml } from "./dom.ts";
 import { WHOLE_FIELD_SUFFIX, getConfig, getManifest, manifestPath } from "./api.ts";
-import { type FieldView, toFieldView } from "./field-view.ts";
+import { createCellFiles } from "./cell-files.ts";
+import { type FieldView, type ViewCell, toFieldView } from "./field-view.ts";
 import { type DrawnGrid, drawGrid } from "./grid.ts";
 import { createRepoList } from "./repo-list.ts";
 import { type Rect, formatBytes, parseSuffix, rectBetween, summarize } from "./selection.ts";
@@ -31,6 +32,7 @@ const state = {
   dragging: false,
 };
 const repoList = createRepoList();
+const cellFiles = createCellFiles();
 
 /** Render and selection times (ms), read by the end-to-end test. */
 const timings = { renderMs: -1, selectMs: [] as number[] };
@@ -175,11 +177,40 @@ function focusCell(at: Cell): void {
   showCellInfo(at);
 }
 
+// The cell whose details #cell-info shows, and the pending request for its file names.
+let infoCell: ViewCell | undefined;
+let filesTimer: ReturnType<typeof setTimeout> | undefined;
+/** A cell must stay under the pointer or focus this long before its layer is listed (a drag across the grid lists nothing). */
+const FILES_DELAY_MS = 150;
+
 function showCellInfo(at: Cell): void {
   const cell = state.view?.cells.find((c) => c.row === at.row && c.col === at.col);
-  $("cell-info").textContent = cell
-    ? `(${at.row}, ${at.col}): ${formatBytes(cell.size)}, ${cell.files || "file names not recorded"} — ${cell.digest}`
-    : `(${at.row}, ${at.col}): empty`;
+  clearTimeout(filesTimer);
+  infoCell = cell;
+  if (!cell) {
+    $("cell-info").textContent = `(${at.row}, ${at.col}): empty`;
+    return;
+  }
+  writeCellInfo(cell, cell.files || "listing files…");
+  if (!cell.files) filesTimer = setTimeout(() => void fillFiles(cell), FILES_DELAY_MS);
+}
+
+function writeCellInfo(cell: ViewCell, files: string): void {
+  $("cell-info").textContent = `(${cell.row}, ${cell.col}): ${formatBytes(cell.size)}, ${files} — ${cell.digest}`;
+}
+
+// The history named no files for this cell: ask the server for its layer's, then show them.
+async function fillFiles(cell: ViewCell): Promise<void> {
+  const { name, view, grid } = state;
+  try {
+    const files = await cellFiles.text(name, cell.digest);
+    if (state.view !== view) return;
+    cell.files = files;
+    grid?.describe(cell);
+    if (infoCell === cell) writeCellInfo(cell, files);
+  } catch (e) {
+    if (state.view === view && infoCell === cell) writeCellInfo(cell, `file names not available (${(e as Error).message})`);
+  }
 }
 
 function wireGrid(): void {
