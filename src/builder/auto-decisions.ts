@@ -8,7 +8,7 @@
  * allocation), and one per layer made `auto` cost 41 more of them on the model set of
  * bench/build.ts than `gzip` or `none`.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AutoDecision } from "../archive/auto-compression.ts";
 import { replaceFileSync, type LayoutStore } from "../content/layout-store.ts";
@@ -65,4 +65,32 @@ export function isAutoDecision(value: unknown): value is AutoDecision {
     typeof value.minSaving === "number" &&
     typeof value.compress === "boolean"
   );
+}
+
+/**
+ * Removes the records of manifests no longer in the store (`kept`: "sha256:<hex>" of what stays),
+ * leaving those younger than `graceMs` (a build records before it names its image), and the
+ * per-layer records of earlier versions (`cache/layers/`). Returns how many records went.
+ */
+export function pruneAutoDecisions(store: LayoutStore, kept: Set<string>, graceMs: number): number {
+  rmSync(join(store.stateDir, "cache", "layers"), { recursive: true, force: true });
+  const dir = join(store.stateDir, "cache", "auto");
+  let removed = 0;
+  for (const name of readdirSafe(dir)) {
+    const path = join(dir, name);
+    if (!name.endsWith(".json") || kept.has(`sha256:${name.slice(0, -5)}`)) continue;
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (!info || Date.now() - info.mtimeMs < graceMs) continue;
+    rmSync(path, { force: true });
+    removed++;
+  }
+  return removed;
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

@@ -10,7 +10,7 @@ import { findReferenceFieldLayer, MAX_FIELD_BLOB_BYTES, parseReferenceField } fr
 import { listTarFiles } from "../archive/list-tar.ts";
 import { detectFileCompression, type Compression } from "../archive/compress.ts";
 import type { AutoDecision } from "../archive/auto-compression.ts";
-import { readAutoDecisions } from "../builder/auto-decisions.ts";
+import { pruneAutoDecisions, readAutoDecisions } from "../builder/auto-decisions.ts";
 import { toPlatformString } from "../oci/descriptor.ts";
 import type { Digest } from "../oci/digest.ts";
 import { UsageError } from "./errors.ts";
@@ -187,6 +187,7 @@ async function pruneStore(store: LayoutStore, flags: ImageFlags): Promise<void> 
       if (!flags.dryRun) await rm(path, { force: true });
     }
   }
+  if (!flags.dryRun) pruneAutoDecisions(store, keep, graceSeconds * 1000);
   // Temp files of builds that crashed; a running build's files are younger than an hour.
   const tmp = join(store.stateDir, "tmp");
   for (const entry of await readdir(tmp).catch(() => [])) {

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decide } from "../../src/archive/auto-compression.ts";
-import { readAutoDecisions, recordAutoDecisions } from "../../src/builder/auto-decisions.ts";
+import { pruneAutoDecisions, readAutoDecisions, recordAutoDecisions } from "../../src/builder/auto-decisions.ts";
 import { createLayoutStore } from "../../src/content/layout-store.ts";
 import { sha256Bytes } from "../../src/hash/sha256.ts";
 import { makeTempDir } from "../support/temp.ts";
@@ -57,5 +57,22 @@ describe("auto decisions, one record per manifest", () => {
     const good = decide(65536, 0.3, 0.55);
     writeFileSync(path, JSON.stringify({ [layerA]: good, [layerB]: { sampleRatio: "low" } }));
     expect(readAutoDecisions(store, manifest)).toEqual({ [layerA]: good });
+  });
+
+  test("prune removes the records of manifests the store no longer keeps, past the grace period, and the old per-layer folder", async () => {
+    const store = await createLayoutStore(join(dir, "s4"));
+    const gone = sha256Bytes("gone");
+    recordAutoDecisions(store, manifest, { [layerA]: decide(65536, 0.3, 0.55) });
+    recordAutoDecisions(store, gone, { [layerB]: decide(65536, 0.3, 0.55) });
+    const legacy = join(store.stateDir, "cache", "layers");
+    mkdirSync(legacy, { recursive: true });
+    writeFileSync(join(legacy, "old.json"), "{}");
+    // Within the grace period nothing of a manifest's record goes: a build records before it names.
+    expect(pruneAutoDecisions(store, new Set([manifest]), 60_000)).toBe(0);
+    expect(Object.keys(readAutoDecisions(store, gone))).toEqual([layerB]);
+    expect(existsSync(legacy)).toBe(false);
+    expect(pruneAutoDecisions(store, new Set([manifest]), 0)).toBe(1);
+    expect(readAutoDecisions(store, gone)).toEqual({});
+    expect(Object.keys(readAutoDecisions(store, manifest))).toEqual([layerA]);
   });
 });

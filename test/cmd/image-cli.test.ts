@@ -78,6 +78,24 @@ describe("2dfs image", () => {
     for (const cell of inspect.platforms[0].field) expect(after.has(cell.digest.slice(7))).toBe(true);
   });
 
+  test("prune drops what auto decided for an image that is gone, and keeps it for one that stays", async () => {
+    const own = join(dir, "store-auto");
+    const records = async () => (await readdir(join(own, ".2dfs", "cache", "auto")).catch(() => [])).sort();
+    const run = async (args: string[]) => expect((await run2dfs([...args, "--store", own])).code).toBe(0);
+    await run(["build", "-t", "kept:v1", "-f", join(dir, "one.json"), "--quiet"]);
+    await run(["build", "-t", "gone:v1", "-f", join(dir, "two.json"), "--quiet"]);
+    const both = await records();
+    expect(both).toHaveLength(2);
+    await run(["image", "rm", "gone:v1"]);
+    await run(["image", "prune", "--grace", "0"]);
+    // One record left, and it is kept:v1's: its inspect still shows the decision for every cell.
+    expect(await records()).toHaveLength(1);
+    expect(both).toContain((await records())[0]!);
+    const kept = JSON.parse((await run2dfs(["image", "inspect", "kept:v1", "--json", "--store", own])).stdout);
+    expect(kept.platforms[0].field).toHaveLength(2);
+    expect(kept.platforms[0].field.every((c: { auto?: unknown }) => c.auto !== undefined)).toBe(true);
+  });
+
   test("prune leaves recent blobs alone by default (a build may be about to use them)", async () => {
     await ok(["build", "-t", "one:v1", "-f", join(dir, "one.json"), "--quiet", "--compression", "none"]);
     await ok(["image", "rm", "one:v1"]);
