@@ -95,12 +95,16 @@ export function decide(sampleBytes: number, ratio: number, minSaving: number, es
   return decision;
 }
 
+// One sample buffer per thread, reused: judging is synchronous once the sample is read, and on
+// these VMs fresh memory costs ~4.7 ms per MiB to touch (64 KiB per layer: ~12 ms per 41 layers).
+const sampleBuffer = new Uint8Array(SAMPLE_SLICES * SAMPLE_SLICE);
+
 /** Reads the sample of the entries' file bytes (the bytes a tar of them stores) and decides. */
 export async function decideCompression(entries: TarEntry[], minSaving = DEFAULT_MIN_SAVING): Promise<AutoDecision> {
   const files = entries.filter((e) => e.type === "file" && e.size > 0 && e.src);
   const total = files.reduce((n, f) => n + f.size, 0);
   const ranges = sampleRanges(total);
-  const sample = new Uint8Array(ranges.reduce((n, [, len]) => n + len, 0));
+  const sample = sampleBuffer.subarray(0, ranges.reduce((n, [, len]) => n + len, 0));
   let filled = 0;
   let fileStart = 0;
   let r = 0;

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import { join } from "node:path";
 import { planTarEntries, type LayerFile } from "../../src/archive/tar-entries.ts";
 import { copyLayer } from "../../src/hash/copy-layer.ts";
@@ -75,4 +76,24 @@ describe("copyLayer (uncompressed layers by copy_file_range)", () => {
     await expect(copyLayer({ entries, compression: "none", outPath })).rejects.toThrow(/tool/);
     expect(existsSync(outPath)).toBe(false);
   });
+});
+
+describe("writeBufferedLayer, compressed (the tar crosses several 2 MiB chunks)", () => {
+  for (const compression of ["gzip", "zstd"] as const) {
+    test(`${compression}: the stored bytes decompress to exactly the tar the buffered writer hashes, and to the uncompressed layer`, async () => {
+      // gzip compresses each chunk before the next is read into the one buffer it uses; zstd streams from two.
+      const entries = planTarEntries(sources(join(dir, `src-${compression}`)));
+      const plain = await writeBufferedLayer({ entries, compression: "none", outPath: join(dir, `${compression}-plain.tar`) });
+      const outPath = join(dir, `${compression}.tar.${compression === "gzip" ? "gz" : "zst"}`);
+      const packed = await writeBufferedLayer({ entries, compression, outPath });
+      const stored = readFileSync(outPath);
+      const tar = compression === "gzip" ? gunzipSync(stored) : zstdDecompressSync(stored);
+      expect(tar.equals(readFileSync(join(dir, `${compression}-plain.tar`)))).toBe(true);
+      expect(packed.diffId).toBe(plain.diffId);
+      expect(packed.tarSize).toBe(tar.length);
+      expect(packed.digest).toBe(`sha256:${new Bun.CryptoHasher("sha256").update(stored).digest("hex")}`);
+      expect(packed.size).toBe(stored.length);
+      expect(tar.length).toBeGreaterThan(2 * (2 << 20)); // three chunks at least
+    });
+  }
 });
