@@ -22,7 +22,7 @@ const COMMANDS: Record<string, (app: CAC) => void> = {
       .option("-f, --file <path>", "The field descriptor", { default: "2dfs.json" })
       .option("--base <ref>", "Base image: scratch, a local name, oci:DIR[:TAG] or a registry reference", { default: "scratch" })
       .option("--compression <mode>", "auto | none | gzip | zstd (auto leaves incompressible data such as weights uncompressed)", { default: "auto" })
-      .option("--min-saving <percent>", "auto: gzip an allotment only when a sample of it shrinks by this much (default 55; 20 also takes quantized weights)")
+      .option("--min-saving <percent>", "auto: gzip an allotment only when a sample of it shrinks by this much (default 55; 20 also takes weights that shrink by a quarter to a half)")
       .option("--format <format>", "native (every allotment a layer) | reference (the reference implementation's field blob; its allotments are hidden from manifests, so skopeo copy and other copy tools lose them: use 2dfs push)", { default: "native" })
       .option("--platform <os/arch>", "Keep only these base platforms (repeatable or comma separated)")
       .option("--jobs <n>", "Allotments built in parallel (default: number of cores)")

@@ -15,19 +15,19 @@ export const SAMPLE_SLICE = 4 << 10;
 
 /**
  * The default `--min-saving`: compress only when the sample predicts at least 55% fewer bytes.
- * On the real models of bench/build.ts, float32 and float16 weights predict 3-15% and 9
- * quantized ones 22-53%; text, JSON, logs, sparse or zero-filled data 59-99%. Quantized weights
- * do shrink, but slowly: libdeflate at level 1 saves 34-93 MB of them per CPU-second, less than a
- * 1 Gbit/s link sends in that second, and gzipping them made the build 1.7-2.3x `none` (README,
- * "--compression auto"). So the line sits above quantized weights and below text;
- * `--min-saving 20` takes them too.
+ * On the real models of bench/auto-line.ts, weights predict 3-53% whatever their dtype (float32,
+ * float16, uint8) but for one sparse model (78%); text, JSON, logs and zero-filled data 59-99%.
+ * The 9 models between 22% and 53% do shrink, but slowly: libdeflate at level 1 saves 34-93 MB of
+ * them per CPU-second, less than a 1 Gbit/s link sends in that second, and gzipping them made the
+ * build 1.7-2.3x `none` (README, "--compression auto"). So the line sits above weights and below
+ * text; `--min-saving 20` takes those 9 too.
  */
 export const DEFAULT_MIN_SAVING = 0.55;
 
 /**
  * Predicted savings from here up are compressed at gzip's default level (text, JSON, zeros:
  * there a higher level still pays, e.g. 8% smaller on text than level 1); below it, reached only
- * with a lower --min-saving (quantized weights), at level 1, which on those models keeps 58.3%
+ * with a lower --min-saving (weights that shrink 22-53%), at level 1, which on those keeps 58.3%
  * against level 6's 57.2% in half the time (libdeflate: 165 vs 86 MB/s).
  */
 export const FULL_LEVEL_SAVING = 0.5;

@@ -104,7 +104,7 @@ describe("decideCompression on weights and on data that compresses", () => {
     const dense = await decideCompression([modelEntry("age.bin")]);
     expect(dense.compress).toBe(false);
     expect(dense.sampleRatio).toBeGreaterThan(0.9);
-    // Quantized: its sample saves about a quarter, real but below the default line.
+    // uint8-quantized: its sample saves about a quarter, real but below the default line.
     const quantized = await decideCompression([modelEntry("handtrack.bin")]);
     expect(quantized.compress).toBe(false);
     expect(1 - quantized.sampleRatio).toBeGreaterThan(0.15);
@@ -115,7 +115,7 @@ describe("decideCompression on weights and on data that compresses", () => {
   });
 
   test("the threshold decides, and an allotment that does not even shrink is never compressed", async () => {
-    const entry = modelEntry("blazepose-detector.bin"); // a real quantized model whose sample saves about half
+    const entry = modelEntry("blazepose-detector.bin"); // a real model stored as float16, whose sample saves about half
     const d = await decideCompression([entry], 0.2);
     expect(d.compress).toBe(true);
     expect((await decideCompression([entry], 0.6)).compress).toBe(false);
@@ -139,7 +139,7 @@ describe("decideCompression on weights and on data that compresses", () => {
     const quick = 1 - zstdRatio(sample);
     const exact = 1 - deflateRatio(sample);
     const bp = (x: number) => Math.round(x * 10_000) / 10_000;
-    expect(quick).toBeGreaterThan(0.1); // a real quantized model (about a quarter): the screen sees the saving too
+    expect(quick).toBeGreaterThan(0.1); // a real uint8-quantized model (about a quarter): the screen sees the saving too
     expect(quick).toBeLessThan(0.4);
     expect(judgeSample(sample, quick + SCREEN_BELOW + 0.01)).toMatchObject({ estimator: "zstd-1", compress: false, sampleRatio: bp(1 - quick) });
     expect(judgeSample(sample, quick + SCREEN_BELOW - 0.01)).toMatchObject({ estimator: "deflate-6", compress: false, sampleRatio: bp(1 - exact) });
