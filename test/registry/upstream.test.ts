@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { blobDataPath } from "../../src/registry/storage/paths.ts";
 import type { StorageDriver } from "../../src/registry/driver/driver.ts";
 import { createMemoryDriver } from "../../src/registry/driver/memory.ts";
-import { createTestClient, sha256 } from "./helpers.ts";
+import { createTestClient, pushImageParts, sha256 } from "./helpers.ts";
 import { grid, pushNative } from "./partition-fixtures.ts";
 import { ACCEPT_ALL, createEdge, startOrigin } from "./upstream-support.ts";
 
@@ -263,6 +263,43 @@ describe("serve --upstream (pull-through edge)", () => {
     expect({ status: head.status, length: head.headers.get("content-length") }).toEqual({ status: 200, length: "5000" });
     expect(o.count("GET", `/blobs/${digest}`)).toBe(0);
     expect(await edge.driver.stat(blobDataPath(digest))).toBeUndefined();
+  });
+
+  test("referrers: the edge lists upstream's (signatures it never fetched) with its own, filters them, and serves the last listing while upstream is down", async () => {
+    const o = origin();
+    const subject = await o.client.pushManifest("s/img", "v1", await pushImageParts(o.client, "s/img"));
+    const empty = await o.client.pushBlob("s/img", "{}");
+    const artifact = (artifactType: string, note: string) => ({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      artifactType,
+      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: empty, size: 2 },
+      layers: [{ mediaType: "application/vnd.oci.empty.v1+json", digest: empty, size: 2 }],
+      subject: { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: subject.digest, size: subject.bytes.byteLength },
+      annotations: { note },
+    });
+    const sig = await o.client.pushManifest("s/img", "sig", artifact("application/vnd.dev.cosign.signature", "upstream"));
+    const sbom = await o.client.pushManifest("s/img", "sbom", artifact("application/spdx+json", "upstream"));
+    const edge = createEdge(o.url, { tagTtlSeconds: 0 });
+    const list = async (query = "") => {
+      const res = await edge.req("GET", `/v2/s/img/referrers/${subject.digest}${query}`);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { manifests: { digest: string; annotations?: Record<string, string> }[] }).manifests.map((m) => m.digest).sort();
+    };
+    // Never fetched through the edge, still listed; and then fetchable by digest through it.
+    expect(await list()).toEqual([sig.digest, sbom.digest].sort());
+    expect(await list(`?artifactType=${encodeURIComponent("application/spdx+json")}`)).toEqual([sbom.digest]);
+    expect((await edge.req("GET", `/v2/s/img/manifests/${sig.digest}`, ACCEPT_ALL)).status).toBe(200);
+    // One pushed to the edge itself joins them; the signature now local too is listed once.
+    await edge.client.pushBlob("s/img", "{}");
+    const own = await edge.client.pushManifest("s/img", "att", artifact("application/vnd.in-toto+json", "edge"));
+    expect(await list()).toEqual([sig.digest, sbom.digest, own.digest].sort());
+    // Upstream down: the last listing (TTL 0, so it was fetched each time) still answers.
+    o.stop();
+    expect(await list()).toEqual([sig.digest, sbom.digest, own.digest].sort());
+    expect(edge.lines.join("\n")).toContain(`upstream: referrers of ${subject.digest} in s/img:`);
+    // A subject upstream does not know: an empty index, as any registry answers.
+    expect(await (await edge.req("GET", `/v2/s/img/referrers/${sha256("other")}`)).json()).toMatchObject({ manifests: [] });
   });
 
   test("an upstream with the bearer token flow is reached with the basic credentials traded for a token", async () => {

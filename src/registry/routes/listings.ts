@@ -16,11 +16,16 @@ export async function listTags(reg: Registry, url: URL, name: string): Promise<R
   return jsonResponse({ name, tags: page }, next ? { Link: next } : {});
 }
 
-/** GET /v2/<name>/referrers/<digest>[?artifactType=]. */
+/** GET /v2/<name>/referrers/<digest>[?artifactType=]; an edge adds what its upstream lists. */
 export async function listReferrers(reg: Registry, url: URL, name: string, digestText: string): Promise<Response> {
   const subject = parseDigestParam(digestText);
   const artifactType = url.searchParams.get("artifactType") ?? undefined;
   const index = await reg.referrers.list(name, subject, artifactType);
+  const upstream = (await reg.upstream?.referrers(name, subject)) ?? [];
+  const local = new Set(index.manifests.map((d) => d.digest));
+  for (const d of upstream) {
+    if (!local.has(d.digest) && (artifactType === undefined || d.artifactType === artifactType)) index.manifests.push(d);
+  }
   const headers: Record<string, string> = { "Content-Type": MediaType.ociIndex };
   if (artifactType !== undefined) headers["OCI-Filters-Applied"] = "artifactType";
   return new Response(JSON.stringify(index), { status: 200, headers });

@@ -12,6 +12,7 @@ import { createCacheIndex } from "./cache-index.ts";
 import { findCredentials } from "./credentials.ts";
 import { type UpstreamClient, UpstreamUnreachableError, createUpstreamClient } from "./http-client.ts";
 import { createManifestFetcher } from "./manifest-fetch.ts";
+import { type FetchReferrers, createReferrersFetcher } from "./referrers-fetch.ts";
 import { type UpstreamTarget, pickUpstream } from "./options.ts";
 
 /** Settings of the pull-through cache. */
@@ -39,6 +40,8 @@ export interface Upstream {
   blob(name: string, digest: Digest, request: Request): Promise<Response | undefined>;
   /** A local blob was served. */
   touch(digest: Digest): void;
+  /** Upstream's referrers of `subject` (see referrers-fetch.ts); undefined when no upstream serves `name` or it cannot say. */
+  referrers: FetchReferrers;
 }
 
 /** The cache header the access log prints. */
@@ -108,10 +111,12 @@ export function createUpstream(
     if (!(await blobs.stat(name, digest))) await linkIfUpstreamHas(clientFor(name)!, name, digest);
   };
 
-  const prepare = createManifestFetcher({ ...services, log, tagTtlMs: (opts.tagTtlSeconds ?? 60) * 1000, clientFor, fetchBlob: fetchBlobQuiet });
+  const tagTtlMs = (opts.tagTtlSeconds ?? 60) * 1000;
+  const prepare = createManifestFetcher({ ...services, log, tagTtlMs, clientFor, fetchBlob: fetchBlobQuiet });
 
   return {
     prepareManifest: prepare,
+    referrers: createReferrersFetcher({ clientFor, ttlMs: tagTtlMs, log }),
     touch(digest) {
       metrics.hit("blob");
       void index.then((cache) => cache.touch(digest), () => {});
