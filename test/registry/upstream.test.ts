@@ -4,6 +4,9 @@
  * eviction and /metrics.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { blobDataPath } from "../../src/registry/storage/paths.ts";
 import type { StorageDriver } from "../../src/registry/driver/driver.ts";
 import { createMemoryDriver } from "../../src/registry/driver/memory.ts";
@@ -237,6 +240,38 @@ describe("serve --upstream (pull-through edge)", () => {
     } finally {
       if (saved === undefined) delete process.env.TDFS_UPSTREAM_PASSWORD;
       else process.env.TDFS_UPSTREAM_PASSWORD = saved;
+    }
+  });
+
+  test("an upstream with basic auth is reached with the password a Docker credential helper holds; a missing helper is logged", async () => {
+    const hash = await Bun.password.hash("k3ychain", { algorithm: "bcrypt", cost: 4 });
+    const o = origin({ htpasswd: `edge:${hash}\n` });
+    const data = seeded(1000, 6);
+    const digest = sha256(data);
+    const up = await o.client.app.handle(
+      new Request(`http://localhost/v2/m/helper/blobs/uploads/?digest=${digest}`, { method: "POST", body: data, headers: { Authorization: `Basic ${btoa("edge:k3ychain")}` } }),
+    );
+    expect(up.status).toBe(201);
+    const dir = await mkdtemp(join(tmpdir(), "2dfs-edge-helper-"));
+    stops.push(() => rm(dir, { recursive: true, force: true }));
+    const host = new URL(o.url).host;
+    await writeFile(join(dir, "docker-credential-vault"), `#!/bin/sh\n[ "$1" = get ] && [ "$(cat)" = "${host}" ] && printf '{"ServerURL":"${host}","Username":"edge","Secret":"k3ychain"}' && exit 0\necho "credentials not found in native keychain"; exit 1\n`);
+    await chmod(join(dir, "docker-credential-vault"), 0o755);
+    const saved = { PATH: process.env.PATH, DOCKER_CONFIG: process.env.DOCKER_CONFIG };
+    process.env.PATH = `${dir}:${saved.PATH}`;
+    process.env.DOCKER_CONFIG = dir;
+    try {
+      await writeFile(join(dir, "config.json"), JSON.stringify({ credHelpers: { [host]: "vault" } }));
+      const edge = createEdge(o.url);
+      expect(sha256(await bytesOf(await edge.req("GET", `/v2/m/helper/blobs/${digest}`)))).toBe(digest);
+      await writeFile(join(dir, "config.json"), JSON.stringify({ credsStore: "gone" }));
+      const unhelped = createEdge(o.url);
+      expect((await unhelped.req("GET", `/v2/m/helper/blobs/${digest}`)).status).toBe(502);
+      expect(unhelped.lines.join("\n")).toContain("no credentials: Docker's config.json names the credential helper \"gone\", but docker-credential-gone is not on PATH");
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.DOCKER_CONFIG === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = saved.DOCKER_CONFIG;
     }
   });
 

@@ -25,10 +25,13 @@ const HEADERS_TIMEOUT_MS = 15_000;
  * Creates a client for the registry at `url`. `caPem`: a private CA (PEM) trusted beside the
  * default roots (and $SSL_CERT_FILE's) for an HTTPS upstream, as `pull` and `push` trust theirs.
  */
-export function createUpstreamClient(url: string, credentials: Credentials | undefined, caPem?: string): UpstreamClient {
+export function createUpstreamClient(url: string, credentials: () => Promise<Credentials | undefined>, caPem?: string): UpstreamClient {
   // Authorization header per repository (tokens are scoped to one repository's pull).
   const authorizations = new Map<string, string>();
-  const basic = credentials && `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+  // Looked up on the first challenge only (a credential helper is a process to run), then kept.
+  let basicOnce: Promise<string | undefined> | undefined;
+  const basic = () =>
+    (basicOnce ??= credentials().then((c) => c && `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`));
 
   const tls = caPem === undefined ? undefined : { ca: caBundleWith(caPem) };
   const send = async (method: string, target: string, headers: Record<string, string>): Promise<Response> => {
@@ -45,14 +48,15 @@ export function createUpstreamClient(url: string, credentials: Credentials | und
   };
 
   const authorize = async (name: string, challenge: string): Promise<string | undefined> => {
-    if (/^basic/i.test(challenge)) return basic;
+    if (/^basic/i.test(challenge)) return basic();
     if (!/^bearer/i.test(challenge)) return undefined;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
     if (!params.realm) return undefined;
     const tokenUrl = new URL(params.realm);
     if (params.service) tokenUrl.searchParams.set("service", params.service);
     tokenUrl.searchParams.set("scope", params.scope ?? `repository:${name}:pull`);
-    const res = await send("GET", tokenUrl.href, basic ? { Authorization: basic } : {});
+    const auth = await basic();
+    const res = await send("GET", tokenUrl.href, auth ? { Authorization: auth } : {});
     if (!res.ok) return undefined;
     const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;

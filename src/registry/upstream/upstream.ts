@@ -54,7 +54,12 @@ export function createUpstream(
 ): Upstream {
   const { driver, blobs, metrics } = services;
   const log = opts.log ?? (() => {});
-  const clients = opts.targets.map((t) => ({ ...t, client: createUpstreamClient(t.url, findCredentials(t.url, opts.user), opts.caPem) }));
+  const credentialsFor = (url: string) => () =>
+    findCredentials(url, opts.user).catch((e) => {
+      log(`upstream ${url}: no credentials: ${(e as Error).message}`);
+      return undefined;
+    });
+  const clients = opts.targets.map((t) => ({ ...t, client: createUpstreamClient(t.url, credentialsFor(t.url), opts.caPem) }));
   const clientFor = (name: string): UpstreamClient | undefined => pickUpstream(clients, name)?.client;
   // Loaded in the background; the first commit waits for it.
   const index = createCacheIndex(driver, metrics, opts.cacheMaxBytes, log);

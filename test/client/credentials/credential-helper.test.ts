@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CredentialHelperError } from "../../../src/client/credentials/credential-helper.ts";
+import { CredentialHelperError } from "../../../src/util/docker-credential-helper.ts";
 import { readCredentials, removeCredentials, saveCredentials } from "../../../src/client/credentials/docker-config.ts";
 
 const KEYCHAIN = `#!/bin/sh

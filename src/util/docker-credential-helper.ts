@@ -3,8 +3,14 @@
  * `docker-credential-NAME` that keep passwords in a keychain instead of the file. The protocol:
  * the action (`get`, `store`, `erase`) is the first argument, the input is on stdin (the server
  * URL, or a JSON object for `store`), and `get` answers `{"ServerURL","Username","Secret"}`.
+ * Here in util because both the client (pull, push, login) and an edge's upstream use them.
  */
-import type { Credentials } from "./credentials.ts";
+
+/** A user name and password (or token) for one registry. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
 
 /** Thrown when a configured helper is missing or fails. */
 export class CredentialHelperError extends Error {
