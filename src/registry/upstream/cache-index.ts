@@ -1,7 +1,8 @@
 /**
  * Which blobs came from upstream, in least-recently-used order, and eviction under
  * `--cache-max`. Each cached blob has a record file (size and the repositories it was linked
- * into), so the index survives a restart (ordered by record time then). Content pushed to the
+ * into), so the index survives a restart (ordered by record time then; a record whose blob is gone,
+ * say removed by `2dfs gc` while the edge was down, is dropped). Content pushed to the
  * edge itself is never evicted: before evicting, every repository is checked for a link the
  * cache did not make.
  */
@@ -39,10 +40,17 @@ export async function createCacheIndex(driver: StorageDriver, metrics: Metrics, 
   const pins = new Map<Digest, number>();
   let total = 0;
   const loaded: { digest: Digest; entry: Entry; modified: number }[] = [];
+  let gone = 0;
   for (const file of await driver.list(RECORDS)) {
     const digest = file.replace("-", ":") as Digest;
-    const [bytes, stat] = await Promise.all([driver.read(`${RECORDS}/${file}`), driver.stat(`${RECORDS}/${file}`)]);
+    const [bytes, stat, data] = await Promise.all([driver.read(`${RECORDS}/${file}`), driver.stat(`${RECORDS}/${file}`), driver.stat(blobDataPath(digest))]);
     if (!bytes || !stat) continue;
+    if (!data) {
+      // Its blob went meanwhile (`2dfs gc` while the edge was down): counting it would evict early.
+      await driver.delete(`${RECORDS}/${file}`);
+      gone++;
+      continue;
+    }
     try {
       loaded.push({ digest, entry: JSON.parse(new TextDecoder().decode(bytes)) as Entry, modified: stat.modified });
     } catch {
@@ -54,6 +62,7 @@ export async function createCacheIndex(driver: StorageDriver, metrics: Metrics, 
     total += l.entry.size;
   }
   metrics.setCacheBytes(total);
+  if (gone > 0) log(`cache: ${gone} record(s) of blobs no longer stored dropped (removed by gc?)`);
 
   const pushedHere = async (digest: Digest, entry: Entry, repositories: string[]): Promise<boolean> => {
     for (const repo of repositories) {
