@@ -8,7 +8,7 @@ import { uploadBlob } from "../../../src/client/transport/blob-upload.ts";
 import { DigestMismatchError } from "../../../src/client/errors.ts";
 import { createRegistryClient } from "../../../src/client/transport/registry-client.ts";
 import { socketGet, socketTarget } from "../../../src/client/transport/socket-http-get.ts";
-import { createLayoutStore } from "../../../src/content/layout-store.ts";
+import { createLayoutStore, type LayoutStore } from "../../../src/content/layout-store.ts";
 import { rawServer } from "../../support/raw-tcp.ts";
 import { seededBytes } from "../../support/temp.ts";
 import { type RunningRegistry, startDistribution } from "../support/distribution.ts";
@@ -49,6 +49,14 @@ interface Seen {
 }
 
 const blobPath = (digest: string) => `/v2/${REPO}/blobs/${digest}`;
+
+/** Each blob is in the store, and its file holds exactly its bytes. */
+async function expectStored(store: LayoutStore, stored: readonly { digest: string; bytes: Uint8Array }[]): Promise<void> {
+  for (const b of stored) {
+    expect(await store.hasBlob(b.digest)).toBe(true);
+    expect(new Uint8Array(await readFile(store.blobPath(b.digest)))).toEqual(b.bytes);
+  }
+}
 
 /**
  * A raw HTTP server for one blob: the first GET announces the whole blob with Content-Length,
@@ -153,10 +161,7 @@ describe("blob downloads over the socket transport, and its fallbacks to fetch",
       expect(await downloadBlobToStore(client, REPO, second, store)).toBe("downloaded");
       expect(seen).toEqual([{ path: blobPath(second.digest), via: "socket", auth: true, status: 200 }]);
 
-      for (const b of [first, second]) {
-        expect(await store.hasBlob(b.digest)).toBe(true);
-        expect(new Uint8Array(await readFile(store.blobPath(b.digest)))).toEqual(b.bytes);
-      }
+      await expectStored(store, [first, second]);
     } finally {
       proxy.stop();
     }
@@ -195,10 +200,7 @@ describe("blob downloads over the socket transport, and its fallbacks to fetch",
         { path: `/storage/${second.digest}`, via: "fetch", auth: false, status: 200 },
       ]);
 
-      for (const b of [first, second]) {
-        expect(await store.hasBlob(b.digest)).toBe(true);
-        expect(new Uint8Array(await readFile(store.blobPath(b.digest)))).toEqual(b.bytes);
-      }
+      await expectStored(store, [first, second]);
     } finally {
       proxy.stop();
     }
@@ -225,8 +227,7 @@ describe("blob downloads over the socket transport, and its fallbacks to fetch",
         { path: blobPath(first.digest), via: "fetch", auth: false, status: 200 },
         { path: blobPath(second.digest), via: "socket", auth: false, status: 200 },
       ]);
-      expect(await store.hasBlob(first.digest)).toBe(true);
-      expect(await store.hasBlob(second.digest)).toBe(true);
+      await expectStored(store, [first, second]);
     } finally {
       proxy.stop();
     }
