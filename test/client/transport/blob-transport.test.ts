@@ -51,7 +51,7 @@ interface Seen {
 const blobPath = (digest: string) => `/v2/${REPO}/blobs/${digest}`;
 
 /** Each blob is in the store, and its file holds exactly its bytes. */
-async function expectStored(store: LayoutStore, stored: readonly { digest: string; bytes: Uint8Array }[]): Promise<void> {
+async function expectStored(store: LayoutStore, stored: readonly (typeof blobs)[number][]): Promise<void> {
   for (const b of stored) {
     expect(await store.hasBlob(b.digest)).toBe(true);
     expect(new Uint8Array(await readFile(store.blobPath(b.digest)))).toEqual(b.bytes);
