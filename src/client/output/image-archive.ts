@@ -18,7 +18,7 @@ import type { Descriptor } from "../../oci/descriptor.ts";
 import { type Digest, digestHex } from "../../oci/digest.ts";
 import { MediaType, layerCompressionOf } from "../../oci/media-types.ts";
 import { createNativeSha256, sha256Bytes } from "../../hash/sha256.ts";
-import type { ImagePlan } from "../planning/image-plan.ts";
+import { type ImagePlan, layerDiffIds } from "../planning/image-plan.ts";
 import { copyAll, writeFully } from "../../util/copy-file-range.ts";
 
 /** Which tar layout to write. */
@@ -42,15 +42,16 @@ type ArchiveLayer = Descriptor & { file?: string };
 
 /** The plan's layers, with each zstd layer decompressed beside `file` into a plain tar named by its diff_id. */
 async function plainZstdLayers(file: string, store: LayoutStore, plan: ImagePlan, temps: string[]): Promise<ArchiveLayer[]> {
-  const diffIds = plan.config.rootfs?.diff_ids ?? [];
+  const diffIds = layerDiffIds(plan);
   const layers: ArchiveLayer[] = [...plan.baseLayers, ...plan.allotments];
   return Promise.all(
-    layers.map(async (layer, i) => {
+    layers.map(async (layer) => {
       if (layerCompressionOf(layer.mediaType) !== "zstd") return layer;
       const tmp = join(dirname(resolve(file)), `.${crypto.randomUUID()}.layer.tmp`);
       temps.push(tmp);
       const { digest, size } = await decompressTo(store.blobPath(layer.digest), tmp);
-      if (digest !== diffIds[i]) throw new Error(`layer ${layer.digest}: decompressed it hashes to ${digest}, but the config's diff_id ${i} is ${diffIds[i] ?? "missing"}`);
+      const diffId = diffIds.get(layer.digest);
+      if (digest !== diffId) throw new Error(`layer ${layer.digest}: decompressed it hashes to ${digest}, but the config's diff_id for it is ${diffId ?? "missing"}`);
       return { mediaType: MediaType.ociLayer, digest, size, file: tmp };
     }),
   );
