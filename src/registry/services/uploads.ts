@@ -82,6 +82,9 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
   const save = (name: string, id: string, state: SessionState) =>
     driver.write(paths(name, id).state, new TextEncoder().encode(JSON.stringify(state)));
 
+  // The running SHA-256 of a session on a store without local files, from its saved state.
+  const savedHash = (data: string, state: SessionState) => restoreSha256(state.sha256, state.offset, () => driver.reader(data, 0, state.offset));
+
   // Appends one chunk while hashing it; on any failure the data is cut back to the old offset.
   const appendChunk = async (name: string, id: string, state: SessionState, body: ReadableStream<Uint8Array> | null, chunk: ChunkInfo): Promise<SessionState> => {
     const p = paths(name, id);
@@ -104,7 +107,7 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
       // Without local files the body is hashed as it streams into storage. On a file system the
       // driver stores it as fast as it can (natively); the new bytes are then hashed from
       // storage, still in the page cache.
-      const hasher = hashes ? undefined : await restoreSha256(state.sha256, state.offset, () => driver.reader(p.data, 0, state.offset));
+      const hasher = hashes ? undefined : await savedHash(p.data, state);
       const size = await driver.append(p.data, hasher ? hashingStream(body, hasher) : body);
       received = size - state.offset;
       if (expected !== undefined && received !== expected) {
@@ -171,13 +174,12 @@ export function createUploadService(driver: StorageDriver, blobs: BlobService, o
         state = await appendChunk(name, id, state, body, chunk);
         const p = paths(name, id);
         const { algorithm } = parseDigest(digest);
-        const done = state;
         const actual: Digest =
           algorithm !== "sha256"
             ? await rehash(driver, p.data, algorithm, state.offset)
             : hashes
               ? `sha256:${await hashes.digest(keyOf(name, id), p.data, state.offset)}`
-              : (await restoreSha256(done.sha256, done.offset, () => driver.reader(p.data, 0, done.offset))).digest();
+              : (await savedHash(p.data, state)).digest();
         if (actual !== digest) {
           await driver.delete(p.dir);
           throw new OciError("DIGEST_INVALID", `upload content hashes to ${actual}, not ${digest}; the data was discarded`);
