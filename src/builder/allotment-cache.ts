@@ -31,8 +31,8 @@ export interface CachedLayer {
   diffId: Digest;
   size: number;
   mediaType: string;
-  /** Bytes of the uncompressed tar (the diffId's bytes). */
-  tarSize?: number;
+  /** Bytes of the uncompressed tar (the diffId's bytes); recorded since CACHE_VERSION 3, and older entries never match a key. */
+  tarSize: number;
   /** What `auto` sampled and decided, when it was asked for. */
   auto?: AutoDecision;
 }
@@ -90,7 +90,7 @@ function isCachedLayer(value: unknown): value is CachedLayer {
     isDigest(value.diffId) &&
     typeof value.size === "number" &&
     typeof value.mediaType === "string" &&
-    (value.tarSize === undefined || typeof value.tarSize === "number") &&
+    typeof value.tarSize === "number" &&
     (value.auto === undefined || isAutoDecision(value.auto))
   );
 }

@@ -45,8 +45,8 @@ export type BuildEvent =
       files: number;
       /** How the layer is stored. */
       compression: Compression;
-      /** Bytes of its uncompressed tar, when known (built, or cached by this version). */
-      tarSize?: number;
+      /** Bytes of its uncompressed tar. */
+      tarSize: number;
       /** With `--compression auto`: the sample's predicted ratio and the decision. */
       auto?: AutoDecision;
     }
@@ -178,7 +178,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       bytesRead: hit ? 0 : files.reduce((n, f) => n + f.size, 0),
       files: files.length,
       compression: layerCompressionOf(layer.mediaType) ?? "none",
-      ...(layer.tarSize !== undefined ? { tarSize: layer.tarSize } : {}),
+      tarSize: layer.tarSize,
       ...(layer.auto ? { auto: layer.auto } : {}),
     });
     return toAllotment(spec, files, layer);
@@ -269,7 +269,7 @@ async function writeAllotmentLayer(
   }
 }
 
-function toAllotment(spec: AllotmentSpec, files: ResolvedAllotment["files"], layer: CachedLayer): Allotment & { dsts: string[] } {
+function toAllotment(spec: AllotmentSpec, files: ResolvedAllotment["files"], layer: Omit<CachedLayer, "tarSize" | "auto">): Allotment & { dsts: string[] } {
   return {
     row: spec.row,
     col: spec.col,

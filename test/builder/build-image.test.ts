@@ -178,6 +178,8 @@ describe("buildImage", () => {
     expect(again.events.map((e) => [e.status, e.compression, e.auto])).toEqual(
       [...again.events].map((e) => ["cached", e.col === 0 ? "none" : "gzip", first.events.find((f) => f.col === e.col)!.auto]),
     );
+    // A cached layer reports its tar's size as the build that wrote it did.
+    expect(again.events.map((e) => e.tarSize)).toEqual(again.events.map((e) => first.events.find((f) => f.col === e.col)!.tarSize));
     const gzip = await build(store, dir, { compression: "gzip" });
     expect(gzip.events.every((e) => e.auto === undefined && e.compression === "gzip")).toBe(true);
   });
