@@ -1,5 +1,5 @@
 /** Registry authentication: parses `WWW-Authenticate`, runs the bearer-token flow, and caches the result per scope. */
-import type { Credentials } from "./credentials.ts";
+import type { Credentials } from "../../util/docker-credential-helper.ts";
 import { AuthenticationError } from "../errors.ts";
 
 /** One challenge of a `WWW-Authenticate` header. */

@@ -8,8 +8,7 @@ import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { DOCKER_HUB } from "../../oci/reference.ts";
-import { helperErase, helperGet, helperStore } from "../../util/docker-credential-helper.ts";
-import type { Credentials } from "./credentials.ts";
+import { type Credentials, helperErase, helperGet, helperStore } from "../../util/docker-credential-helper.ts";
 
 /** Thrown when config.json exists but cannot be read as Docker's format. */
 export class DockerConfigError extends Error {

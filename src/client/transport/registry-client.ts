@@ -10,7 +10,7 @@ import { MANIFEST_MEDIA_TYPES } from "../../oci/media-types.ts";
 import { DOCKER_HUB } from "../../oci/reference.ts";
 import { sha256Bytes } from "../../hash/sha256.ts";
 import { type Authenticator, createAuthenticator } from "../credentials/auth.ts";
-import type { Credentials } from "../credentials/credentials.ts";
+import type { Credentials } from "../../util/docker-credential-helper.ts";
 import { readCredentials } from "../credentials/docker-config.ts";
 import { DigestMismatchError, RegistryUnreachableError, TlsCertificateError, toResponseError } from "../errors.ts";
 import { certificateProblem, describeNetworkError, isCertificateError, isCertificateNameError, looksLikeTlsPort, networkErrorCode } from "./network-errors.ts";
