@@ -81,9 +81,9 @@ const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL 
  * crafted blob of a few MiB cannot fill the disk. Real layers expand 2-10 fold; gzip's own limit
  * is ~1,030 fold (long runs of zeros). TDFS_PULL_MAX_EXPANSION sets another ratio, 0 none.
  */
-export const EXPANSION_LIMIT = 200;
+const EXPANSION_LIMIT = 200;
 /** Any layer may expand to this much, whatever its ratio. */
-export const EXPANSION_FLOOR = 256 << 20;
+const EXPANSION_FLOOR = 256 << 20;
 
 /** Starts extracting into `root` (an empty folder this process created). */
 export function createExtraction(root: string, format: ExtractFormat): Extraction {
