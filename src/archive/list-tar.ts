@@ -1,5 +1,5 @@
 /** Lists the regular files of a (possibly compressed) layer tar without extracting it. */
-import { createDecompressor, detectFileCompression } from "./compress.ts";
+import { type Compression, createDecompressor, detectFileCompression } from "./compress.ts";
 import { indexUncompressedTar } from "./tar-index.ts";
 import { parseTarStream } from "./tar-reader.ts";
 
@@ -9,9 +9,9 @@ export interface TarFileInfo {
   size: number;
 }
 
-/** Streams through the layer at `path` and returns its regular files (directories left out). */
-export async function listTarFiles(path: string): Promise<TarFileInfo[]> {
-  const compression = await detectFileCompression(path);
+/** Streams through the layer at `path` and returns its regular files (directories left out); `compression` when the caller has detected it already. */
+export async function listTarFiles(path: string, compression?: Compression): Promise<TarFileInfo[]> {
+  compression ??= await detectFileCompression(path);
   // An uncompressed layer (model weights) can be listed from its headers alone.
   if (compression === "none") {
     const entries = await indexUncompressedTar(path);

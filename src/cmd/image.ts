@@ -127,11 +127,12 @@ async function inspectImage(store: LayoutStore, name: string, flags: ImageFlags)
     const decisions = readAutoDecisions(store, platform.descriptor.digest);
     for (const cell of field.cells) {
       const path = store.blobPath(cell.digest);
-      const files = await listTarFiles(path);
+      const stored = await detectFileCompression(path);
+      const files = await listTarFiles(path, stored);
       const size = cell.size ?? (await store.blobSize(cell.digest)) ?? 0;
       const fileBytes = files.reduce((n, f) => n + f.size, 0);
       const auto = decisions[cell.digest];
-      const compression = { compression: await detectFileCompression(path), storedRatio: fileBytes ? round4(size / fileBytes) : 1, ...(auto ? { auto } : {}) };
+      const compression = { compression: stored, storedRatio: fileBytes ? round4(size / fileBytes) : 1, ...(auto ? { auto } : {}) };
       cells.push({ row: cell.row, col: cell.col, digest: cell.digest, size, files, ...compression });
     }
     out.platforms.push({ platform: platform.platform, manifest: platform.manifest, config: platform.config, field: cells });
