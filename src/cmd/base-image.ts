@@ -1,6 +1,6 @@
 /** Turns `--base` into an image in the local store: scratch, a local name, `oci:DIR[:TAG]`, or a registry reference. */
 import { copyGraph } from "../content/copy-graph.ts";
-import { type LoadedImage, loadImage } from "../content/image-graph.ts";
+import { loadImage } from "../content/image-graph.ts";
 import { openLayoutSource, parseLayoutReference } from "../content/layout-source.ts";
 import type { LayoutStore } from "../content/layout-store.ts";
 import type { BaseImage } from "../builder/build-image.ts";
@@ -26,9 +26,4 @@ export async function obtainBaseImage(base: string | undefined, store: LayoutSto
   // One wanted platform is filtered while fetching; several are filtered by the builder.
   const root = await fetchImageToStore(client, ref, store, platforms?.length === 1 ? { platform: platforms[0] } : {});
   return { kind: "image", image: await loadImage(store, root) };
-}
-
-/** A short description of a loaded image for progress lines. */
-export function describeBase(image: LoadedImage): string {
-  return `${image.root.digest.slice(0, 19)} (${image.platforms.length} platform${image.platforms.length === 1 ? "" : "s"})`;
 }
