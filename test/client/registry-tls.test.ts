@@ -135,6 +135,31 @@ describe("a loopback registry serving TLS, named without a scheme", () => {
   });
 });
 
+describe("a token server serving TLS", () => {
+  test("its untrusted certificate is named as the token server's, not the registry's", async () => {
+    const tokens = Bun.serve({ port: 0, hostname: "127.0.0.1", tls: { cert: Bun.file(cert), key: Bun.file(key) }, fetch: () => Response.json({ token: "t" }) });
+    const realm = `https://127.0.0.1:${tokens.port}/token`;
+    const registry = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response("{}", { status: 401, headers: { "www-authenticate": `Bearer realm="${realm}",service="x"` } }),
+    });
+    try {
+      const error = await failure((await client(`127.0.0.1:${registry.port}`)).ping());
+      expect(error).toBeInstanceOf(TlsCertificateError);
+      expect(error.message).toBe(
+        `the TLS certificate of the token server 127.0.0.1:${tokens.port} is not trusted: it is self-signed; pass --ca-cert FILE, or set TDFS_CA_CERT or SSL_CERT_FILE, to a PEM file with that certificate or its CA's`,
+      );
+      // With the CA the token is fetched, and the registry's 401 stands.
+      const trusted = await failure((await client(`127.0.0.1:${registry.port}`, { caCert: cert })).ping());
+      expect(trusted).not.toBeInstanceOf(TlsCertificateError);
+    } finally {
+      registry.stop(true);
+      tokens.stop(true);
+    }
+  });
+});
+
 describe("an explicit scheme", () => {
   test("https reaches a loopback TLS registry directly, and fails at once, in our words, on a plain one", async () => {
     const tls = await client(hostOf(tdfs.url), { scheme: "https", caCert: cert });
