@@ -113,10 +113,15 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
 
   // The CA file is read at the first HTTPS request: a plain-HTTP pull never pays for it.
   let trust: Promise<TlsTrust> | undefined;
-  const send = async (url: string, init: RequestInit): Promise<Response> => {
-    if (!url.startsWith("https:")) return fetch(url, init);
-    const { tls } = await (trust ??= loadTlsTrust(opts.caCert));
-    return fetch(url, tls ? { ...init, tls } : init);
+  /** fetch, trusting the CA file for HTTPS; a refused certificate becomes a TlsCertificateError that names `of`. */
+  const send = async (url: string, init: RequestInit, of = `the registry ${host}`): Promise<Response> => {
+    try {
+      if (!url.startsWith("https:")) return await fetch(url, init);
+      const { tls } = await (trust ??= loadTlsTrust(opts.caCert));
+      return await fetch(url, tls ? { ...init, tls } : init);
+    } catch (cause) {
+      throw isCertificateError(cause) ? await certificateError(cause, of) : cause;
+    }
   };
   const certificateError = async (cause: unknown, of: string): Promise<TlsCertificateError> => {
     const problem = certificateProblem(cause);
@@ -133,12 +138,7 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
 
   const auth: Authenticator = createAuthenticator({
     credentials,
-    fetchToken: (url, headers) =>
-      withRetries(retry, retry.retries, () =>
-        send(url.toString(), { headers }).catch(async (cause) => {
-          throw isCertificateError(cause) ? await certificateError(cause, `the token server ${url.host}`) : cause;
-        }),
-      ),
+    fetchToken: (url, headers) => withRetries(retry, retry.retries, () => send(url.toString(), { headers }, `the token server ${url.host}`)),
   });
   const resolveUrl = (location: string): string => new URL(location, `${baseUrl}/`).toString();
 
@@ -155,8 +155,7 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
         const res = await send(`https://${host}/v2/`, { method: "GET" });
         await res.body?.cancel().catch(() => {});
       } catch (cause) {
-        if (cause instanceof TlsCertificateError) throw cause; // the CA file given cannot be used
-        if (isCertificateError(cause)) throw await certificateError(cause, `the registry ${host}`);
+        if (cause instanceof TlsCertificateError) throw cause; // refused, or the CA file given cannot be used
         return false; // not a TLS port after all: the plain-HTTP failure stands
       }
       baseUrl = `https://${host}`;
@@ -181,7 +180,6 @@ export async function createRegistryClient(opts: RegistryClientOptions): Promise
         res = await send(url, { method: r.method ?? "GET", headers, body: r.body?.() ?? null, redirect: "follow" });
       } catch (cause) {
         if (cause instanceof TlsCertificateError) throw cause;
-        if (isCertificateError(cause)) throw await certificateError(cause, `the registry ${host}`);
         const plain = url.startsWith("http:");
         if (!answered && mayProbeTls && plain && looksLikeTlsPort(cause) && (await probeHttps())) continue;
         const code = networkErrorCode(cause);
