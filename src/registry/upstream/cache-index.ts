@@ -25,7 +25,10 @@ export interface CacheIndex {
   add(digest: Digest, size: number, name: string): Promise<void>;
   /** Marks a blob as just used (no-op for blobs that did not come from upstream). */
   touch(digest: Digest): void;
-  /** Blobs being served or fetched right now are never evicted. */
+  /**
+   * Keeps `digest` from eviction until the returned function is called (held around its `add`,
+   * so a pass another add started cannot evict it meanwhile). Blobs being served are not pinned.
+   */
   pin(digest: Digest): () => void;
 }
 
