@@ -205,6 +205,16 @@ describe("one partition derived by several repositories", () => {
     for (const name of ["a/x", "b/x"]) await fetchable(again, name, digest, doc!.config.digest);
   });
 
+  test("past maxNamesPerDoc the repository recorded longest ago is forgotten, and re-registers on its next partition request", async () => {
+    const c = createTestClient({ derivedLimits: { maxNamesPerDoc: 1 } });
+    const { digest } = await both(c);
+    expect((await get(c, "a/x", digest)).r.status).toBe(404);
+    expect((await get(c, "b/x", digest)).r.status).toBe(200);
+    expect((await get(c, "a/x", "v1--0.0.0.1")).digest).toBe(digest);
+    expect((await get(c, "a/x", digest)).r.status).toBe(200);
+    expect((await get(c, "b/x", digest)).r.status).toBe(404);
+  });
+
   test("a record written by an earlier version (one bare recipe) is still read", async () => {
     const dir = await tempDir();
     const first = createTestClient({ driver: createFilesystemDriver(dir) });
