@@ -15,7 +15,7 @@ export interface FailureLimits {
   maxAddresses: number;
 }
 
-export const DEFAULT_FAILURE_LIMITS: FailureLimits = { burst: 10, perSecond: 1, maxAddresses: 10_000 };
+const DEFAULT_FAILURE_LIMITS: FailureLimits = { burst: 10, perSecond: 1, maxAddresses: 10_000 };
 
 /** Takes and returns attempts for an address. */
 export interface FailureLimiter {
