@@ -235,7 +235,7 @@ async function expandGlob(pattern: string, baseDir: string, ctx: Context): Promi
     const info = lstatSync(path, { throwIfNoEntry: false });
     if (!info || info.isDirectory()) continue;
     if (info.isFile()) {
-      confine(path, `pattern "${pattern}" matches ${path}, which`, ctx, "is");
+      confine(path, `pattern "${pattern}"`, ctx, "matches");
       out.push({ real: path, rel });
       continue;
     }

@@ -63,6 +63,12 @@ describe("the build context (the descriptor's folder)", () => {
     await expect(resolveOne("../*/secret", "/x/")).rejects.toThrow(outsideError(/pattern/));
   });
 
+  test("a glob that climbs out below its first wildcard is refused at the file it matches, named once", async () => {
+    const error = (await resolveOne("g*/../../outside/*", "/x/").catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(outsideError(/pattern "g\*\/\.\.\/\.\.\/outside\/\*" matches \/[^,]*\/outside\/secret, /));
+    expect(error.message.split("outside/secret")).toHaveLength(2);
+  });
+
   test("a src that is a symlink is followed: inside the context it is read from its target, outside it is refused", async () => {
     const [inside] = await resolveOne("named-inside", "/d/");
     expect(inside).toMatchObject({ dst: "/d/named-inside", src: join(ctx, "a.txt"), size: 2 });
