@@ -101,7 +101,13 @@ async function expandSource(src: string, dst: string, baseDir: string, ctx: Cont
     if (!dstIsDir && matches.length > 1) {
       throw new SourceError(`${ctx.where}: pattern "${src}" matches ${matches.length} files, so dst "${dst}" must end with "/"`);
     }
-    return matches.map(({ real, rel }) => describeFile(real, dstIsDir ? joinDst(dstBase, rel) : dst, ctx.where));
+    return matches.map(({ real, rel }) => {
+      // Where the match lands is its path below the pattern's fixed folder, which must not climb.
+      if (dstIsDir && rel.split("/").includes("..")) {
+        throw new SourceError(`${ctx.where}: pattern "${src}" matches ${rel}, which climbs with ".." after a wildcard, so it has no place below dst "${dst}"; put the ".." before the first wildcard`);
+      }
+      return describeFile(real, dstIsDir ? joinDst(dstBase, rel) : dst, ctx.where);
+    });
   }
   const path = isAbsolute(src) ? src : resolve(baseDir, src);
   const own = lstatSync(path, { throwIfNoEntry: false });

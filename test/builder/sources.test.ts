@@ -123,6 +123,14 @@ describe("symlinks inside a directory source", () => {
     expect(byDst["/app/data/config.json"]!.linkTarget).toBeUndefined();
   });
 
+  test("a glob that climbs with \"..\" after a wildcard is refused when its matches land below a dst folder, not later as a bad layer path", async () => {
+    await expect(resolveOne("g*/../a.txt", "/g/")).rejects.toThrow(
+      /2dfs\.json entry 0 \(row 0, col 0\): pattern "g\*\/\.\.\/a\.txt" matches globbed\/\.\.\/a\.txt, which climbs with "\.\." after a wildcard/,
+    );
+    // With a file dst the match's own path does not matter.
+    expect((await resolveOne("g*/../a.txt", "/a.txt")).map((f) => [f.dst, f.src])).toEqual([["/a.txt", join(ctx, "a.txt")]]);
+  });
+
   test("a glob match that is a symlink is followed like a named source", async () => {
     const files = await resolveOne("globbed/*.txt", "/g/");
     expect(files.map((f) => [f.dst, f.src])).toEqual([
