@@ -22,19 +22,20 @@ export function parseEndpoint(pathname: string): Endpoint | undefined {
   const m = ENDPOINT.exec(pathname);
   if (!m) return undefined;
   const [, rawName = "", uploadId, blobDigest, reference, referrersDigest] = m;
-  const name = decode(rawName);
+  const name = decodeSegment(rawName);
   if (!isRepositoryName(name)) {
     throw new OciError("NAME_INVALID", `"${name}" is not a repository name: lowercase letters, digits and . _ - separated by /`);
   }
-  if (uploadId !== undefined) return uploadId === "" ? { kind: "uploads", name } : { kind: "upload", name, id: decode(uploadId) };
-  if (blobDigest !== undefined) return { kind: "blob", name, digest: decode(blobDigest) };
+  if (uploadId !== undefined) return uploadId === "" ? { kind: "uploads", name } : { kind: "upload", name, id: decodeSegment(uploadId) };
+  if (blobDigest !== undefined) return { kind: "blob", name, digest: decodeSegment(blobDigest) };
   // The paper's `tag+x1.y1.x2.y2` arrives raw or as %2B; decoding makes both the same.
-  if (reference !== undefined) return { kind: "manifest", name, reference: decode(reference) };
-  if (referrersDigest !== undefined) return { kind: "referrers", name, digest: decode(referrersDigest) };
+  if (reference !== undefined) return { kind: "manifest", name, reference: decodeSegment(reference) };
+  if (referrersDigest !== undefined) return { kind: "referrers", name, digest: decodeSegment(referrersDigest) };
   return { kind: "tags", name };
 }
 
-function decode(text: string): string {
+/** Percent-decodes a path segment; a malformed escape is left as it is. */
+export function decodeSegment(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {

@@ -14,6 +14,7 @@ import { isRepositoryName } from "../../oci/reference.ts";
 import type { Registry } from "../registry.ts";
 import { parseDigestParam } from "../routes/blobs.ts";
 import { jsonResponse } from "../routes/http.ts";
+import { decodeSegment } from "../routes/paths.ts";
 import { createLru } from "../storage/lru.ts";
 import { blobDataPath } from "../storage/paths.ts";
 
@@ -49,11 +50,11 @@ export async function serveLayerFiles(reg: Registry, request: Request, url: URL)
     throw new OciError("UNSUPPORTED", `${request.method} is not supported on ${url.pathname}`);
   }
   const m = PATH.exec(url.pathname)!;
-  const name = decode(m[1]!);
+  const name = decodeSegment(m[1]!);
   if (!isRepositoryName(name)) {
     throw new OciError("NAME_INVALID", `"${name}" is not a repository name: lowercase letters, digits and . _ - separated by /`);
   }
-  const digest = parseDigestParam(decode(m[2]!));
+  const digest = parseDigestParam(decodeSegment(m[2]!));
   const stat = await reg.blobs.stat(name, digest);
   if (!stat) throw new OciError("BLOB_UNKNOWN", `blob ${digest} is not in ${name}`);
   if (request.method === "HEAD") return new Response(null, { headers: { "Content-Type": "application/json" } });
@@ -126,12 +127,4 @@ function isTarStart(block: Uint8Array): boolean {
 async function readHead(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const bytes = await new Response(stream).arrayBuffer();
   return new Uint8Array(bytes);
-}
-
-function decode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
