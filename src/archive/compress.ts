@@ -117,9 +117,9 @@ export function deflateRatio(sample: Uint8Array): number {
 }
 
 /**
- * Compressed size / size of `sample` at zstd level 1: 5-10x cheaper than deflateRatio on a
- * 64 KiB sample (bench/compress.ts: 0.1 vs 0.5-0.8 ms; the 41 models of bench/build.ts: 2.6 vs
- * 29 ms), and within a few points of it (auto-compression.ts, SCREEN_BELOW and SCREEN_ABOVE).
+ * Compressed size / size of `sample` at zstd level 1: 5-7x cheaper than deflateRatio on a
+ * 64 KiB sample (bench/results/compress.json: 0.1 vs 0.5-0.7 ms), and within a few points of it
+ * (bench/results/auto-line.json; auto-compression.ts, SCREEN_BELOW and SCREEN_ABOVE).
  * Compressed in pieces of deflate's window (32 KiB), so zstd cannot count on repeats further
  * apart than gzip can reach (a file with a long period would otherwise look compressible).
  */
