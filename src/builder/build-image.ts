@@ -20,6 +20,7 @@ import { type AutoDecisions, recordAutoDecisions } from "./auto-decisions.ts";
 import type { WorkerPool } from "../hash/pool.ts";
 import { sha256Bytes } from "../hash/sha256.ts";
 import { Annotation, TDFS_FORMAT_VERSION } from "../oci/annotations.ts";
+import { hostPlatform } from "../oci/host-platform.ts";
 import type { ImageConfig } from "../oci/config.ts";
 import { type Descriptor, type Platform, platformMatches, toPlatformString } from "../oci/descriptor.ts";
 import { type ImageIndex, MAX_MANIFEST_BYTES } from "../oci/manifest.ts";
@@ -233,12 +234,6 @@ function selectPlatforms(base: BaseImage, wanted: Platform[] | undefined, create
     );
   }
   return chosen;
-}
-
-/** linux/<arch of this machine> in OCI's spelling. */
-export function hostPlatform(): Platform {
-  const arch = ({ x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" } as Record<string, string>)[process.arch];
-  return { os: "linux", architecture: arch ?? process.arch };
 }
 
 async function writeAllotmentLayer(

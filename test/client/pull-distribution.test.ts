@@ -12,7 +12,7 @@ import { makeTar, sha256 } from "./support/layers.ts";
 import { uploadBlob } from "../../src/client/transport/blob-upload.ts";
 import { UnsafeEntryError } from "../../src/client/errors.ts";
 import { fetchImageToStore } from "../../src/client/fetch-image.ts";
-import { hostPlatform } from "../../src/client/planning/host-platform.ts";
+import { hostPlatform } from "../../src/oci/host-platform.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 
 let registry: RunningRegistry;

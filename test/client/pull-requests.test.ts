@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageNotFoundError, RegistryUnreachableError } from "../../src/client/errors.ts";
-import { hostPlatform } from "../../src/client/planning/host-platform.ts";
+import { hostPlatform } from "../../src/oci/host-platform.ts";
 import { pullImage } from "../../src/client/pull-image.ts";
 import { createRegistryClient, type RegistryClient } from "../../src/client/transport/registry-client.ts";
 import { type LayoutStore, createLayoutStore } from "../../src/content/layout-store.ts";

@@ -8,7 +8,7 @@ import { type Descriptor, type Platform, platformMatches, toPlatformString } fro
 import { type ImageManifest, MAX_MANIFEST_BYTES, type ParsedManifest, parseManifest } from "../../oci/manifest.ts";
 import { type ImageReference, toFamiliarString } from "../../oci/reference.ts";
 import { ImageNotFoundError } from "../errors.ts";
-import { hostPlatform } from "./host-platform.ts";
+import { hostPlatform } from "../../oci/host-platform.ts";
 
 /** The one of `candidates` matching `wanted` (default: this machine), or the only one when nothing is asked. */
 export function choosePlatform<T extends { platform: Platform }>(candidates: T[], wanted: Platform | undefined, reference: ImageReference): T {

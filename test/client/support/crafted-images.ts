@@ -1,6 +1,6 @@
 /** Pushes hand-crafted (hostile) images: raw layer bytes, exactly as given, as a native field or a plain image. */
 import { uploadBlob } from "../../../src/client/transport/blob-upload.ts";
-import { hostPlatform } from "../../../src/client/planning/host-platform.ts";
+import { hostPlatform } from "../../../src/oci/host-platform.ts";
 import type { RegistryClient } from "../../../src/client/transport/registry-client.ts";
 import { Annotation } from "../../../src/oci/annotations.ts";
 import { MediaType } from "../../../src/oci/media-types.ts";

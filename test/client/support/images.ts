@@ -2,7 +2,7 @@
 import { gzipSync } from "node:zlib";
 import { uploadBlob } from "../../../src/client/transport/blob-upload.ts";
 import type { RegistryClient } from "../../../src/client/transport/registry-client.ts";
-import { hostPlatform } from "../../../src/client/planning/host-platform.ts";
+import { hostPlatform } from "../../../src/oci/host-platform.ts";
 import { Annotation } from "../../../src/oci/annotations.ts";
 import { MediaType } from "../../../src/oci/media-types.ts";
 import { type FakeEntry, makeTar, sha256 } from "./layers.ts";

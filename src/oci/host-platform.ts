@@ -1,5 +1,5 @@
-/** The platform of this machine in OCI terms, the default of pull and export. */
-import type { Platform } from "../../oci/descriptor.ts";
+/** The platform of this machine in OCI terms: the default of pull and export, and of a build from scratch. */
+import type { Platform } from "./descriptor.ts";
 
 const ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
 
